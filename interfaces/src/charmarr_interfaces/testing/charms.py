@@ -1,0 +1,66 @@
+"""Find and load the charms under ``charms/`` so several can be tested in one process.
+
+Every charm's code is ``src/charm.py``; its helpers live in a uniquely named package
+``src/_<name>/``. So each charm's ``src`` can share ``sys.path``, and ``charm.py`` is
+imported under a unique module name.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+from functools import cache
+from pathlib import Path
+
+import ops
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The repository root: the nearest parent with ``charms/`` and ``interfaces/``."""
+    here = (start or Path(__file__)).resolve()
+    for parent in [here, *here.parents]:
+        if (parent / "charms").is_dir() and (parent / "interfaces").is_dir():
+            return parent
+    raise FileNotFoundError("not inside the Charmarr repository")
+
+
+def charm_dirs(root: Path | None = None) -> dict[str, Path]:
+    """Every charm directory, by short name (``radarr``, ...), sorted."""
+    base = (root or repo_root()) / "charms"
+    return {
+        d.name: d for d in sorted(base.iterdir()) if (d / "src" / "charm.py").is_file()
+    }
+
+
+@cache
+def load_charm(name: str, root: Path | None = None) -> type[ops.CharmBase]:
+    """Import ``charms/<name>/src/charm.py`` and return the charm class defined there."""
+    charm_dir = charm_dirs(root)[name]
+    src = str(charm_dir / "src")
+    if src not in sys.path:
+        sys.path.append(src)
+    module_name = f"_charmarr_charm_{name}"
+    spec = importlib.util.spec_from_file_location(module_name, charm_dir / "src" / "charm.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    classes = [
+        obj
+        for obj in vars(module).values()
+        if inspect.isclass(obj)
+        and issubclass(obj, ops.CharmBase)
+        and obj.__module__ == module_name
+    ]
+    if len(classes) != 1:
+        raise LookupError(f"{charm_dir}/src/charm.py must define exactly one charm class")
+    return classes[0]
+
+
+def context(name: str, **kwargs: object) -> ops.testing.Context[ops.CharmBase]:
+    """An ``ops.testing.Context`` for the charm ``name``, reading its ``charmcraft.yaml``."""
+    from ops import testing
+
+    charm = load_charm(name)
+    return testing.Context(charm, charm_root=charm_dirs()[name], **kwargs)  # type: ignore[arg-type]

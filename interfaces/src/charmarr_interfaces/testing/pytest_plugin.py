@@ -1,0 +1,185 @@
+"""Pytest plugin for every Charmarr test suite (``-p charmarr_interfaces.testing.pytest_plugin``).
+
+The **secret-leak guard** wraps ``ops.testing.Context.run`` for every test. After each run
+it gathers every secret content value (8+ characters) present in the input and output
+states (owned, consumed and user secrets alike) and fails the test if one appears in a
+``juju-log`` line, a unit or app status message (current or history), a local relation
+databag, a Pebble layer (environment included), action results or an action failure
+message, or the text of an uncaught exception.
+
+A test that must show a credential (none should) opts out visibly with
+``@pytest.mark.leaks_allowed``.
+
+Fixtures: ``fake_network`` (a :class:`~.fakes.FakeNetwork` installed as the HTTP
+transport) and ``ungranted`` (make ``secret-get`` of given IDs fail as Juju does for a
+secret that exists but was not granted).
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+MIN_SECRET_LENGTH = 8
+
+
+class SecretLeakError(AssertionError):
+    """Secret content showed up where an operator or another app can read it."""
+
+
+def _secret_values(states: Iterable[Any]) -> dict[str, str]:
+    """value -> a description of the secret it belongs to (never printed in full)."""
+    values: dict[str, str] = {}
+    for state in states:
+        if state is None:
+            continue
+        for secret in state.secrets:
+            for content in (secret.tracked_content, secret.latest_content):
+                for key, value in (content or {}).items():
+                    if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
+                        values[value] = f"{secret.label or secret.id}[{key}]"
+    return values
+
+
+def _surfaces(ctx: Any, state: Any, extra: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    """(where, text) pairs an operator or another application can read."""
+    for line in getattr(ctx, "juju_log", []):
+        yield "juju-log", str(line.message)
+    for entry in [*getattr(ctx, "unit_status_history", []), *getattr(ctx, "app_status_history", [])]:
+        yield "status history", str(getattr(entry, "message", ""))
+    results = getattr(ctx, "action_results", None)
+    if results:
+        yield "action results", repr(results)
+    if state is not None:
+        yield "unit status", state.unit_status.message
+        yield "app status", state.app_status.message
+        for relation in state.relations:
+            bags = [getattr(relation, "local_app_data", {}), getattr(relation, "local_unit_data", {})]
+            for bag in bags:
+                yield f"databag of {relation.endpoint}:{relation.id}", repr(dict(bag))
+        for container in state.containers:
+            for name, layer in container.layers.items():
+                yield f"Pebble layer {container.name}/{name}", layer.to_yaml()
+    yield from extra
+
+
+def check_for_leaks(
+    ctx: Any, state_in: Any, state_out: Any, extra: Iterable[tuple[str, str]] = ()
+) -> None:
+    """Raise :class:`SecretLeakError` if a secret value from either state leaked."""
+    values = _secret_values([state_in, state_out])
+    if not values:
+        return
+    for where, text in _surfaces(ctx, state_out or state_in, extra):
+        for value, owner in values.items():
+            if value in text:
+                raise SecretLeakError(
+                    f"secret content of {owner} ({value[:2]}…, {len(value)} chars) leaked "
+                    f"into {where}"
+                )
+
+
+def _exception_texts(error: BaseException) -> list[tuple[str, str]]:
+    texts = [("exception", "".join(traceback.format_exception_only(type(error), error)))]
+    cause = error.__cause__ or error.__context__
+    if cause is not None:
+        texts.append(("exception", "".join(traceback.format_exception_only(type(cause), cause))))
+    return texts
+
+
+def _guard(original: Callable[..., Any]) -> Callable[..., Any]:
+    from ops.testing import ActionFailed
+
+    def run(self: Any, event: Any, state: Any) -> Any:
+        try:
+            out = original(self, event, state)
+        except ActionFailed as e:
+            check_for_leaks(self, state, e.state, [("action failure", e.message)])
+            raise
+        except Exception as e:
+            check_for_leaks(self, state, None, _exception_texts(e))
+            raise
+        check_for_leaks(self, state, out)
+        return out
+
+    run.__wrapped__ = original  # type: ignore[attr-defined]
+    return run
+
+
+@pytest.fixture(autouse=True)
+def _secret_leak_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """Applied to every test: wrap ``Context.run`` with the leak guard."""
+    if request.node.get_closest_marker("leaks_allowed"):
+        yield
+        return
+    try:
+        from scenario.context import Context
+    except ImportError:  # pragma: no cover - ops[testing] not installed
+        yield
+        return
+    monkeypatch.setattr(Context, "run", _guard(Context.run))
+    yield
+
+
+@pytest.fixture
+def fake_network():
+    """A :class:`FakeNetwork` installed as the HTTP transport for the test."""
+    from ..http import use_transport
+    from .fakes import FakeNetwork
+
+    network = FakeNetwork()
+    with use_transport(network):
+        yield network
+
+
+def _xid(secret_id: str) -> str:
+    return secret_id.rsplit("/", 1)[-1].removeprefix("secret:")
+
+
+@contextmanager
+def ungranted_secrets(*secret_ids: str) -> Iterator[set[str]]:
+    """Make ``secret-get``/``secret-info-get`` of these IDs fail with "permission denied".
+
+    ``ops.testing`` has no notion of a secret that exists but was not granted; Juju answers
+    it with a ModelError, which is what this simulates. Add IDs to the yielded set later.
+    """
+    from ops import ModelError
+    from scenario.mocking import _MockModelBackend  # pyright: ignore[reportPrivateUsage]
+
+    denied = {_xid(s) for s in secret_ids}
+    original_get = _MockModelBackend.secret_get
+    original_info = _MockModelBackend.secret_info_get
+
+    def secret_get(self: Any, *, id: str | None = None, label: str | None = None, **kw: Any):
+        if id is not None and _xid(id) in denied:
+            raise ModelError("ERROR permission denied")
+        return original_get(self, id=id, label=label, **kw)
+
+    def secret_info_get(self: Any, *, id: str | None = None, label: str | None = None):
+        if id is not None and _xid(id) in denied:
+            raise ModelError("ERROR permission denied")
+        return original_info(self, id=id, label=label)
+
+    _MockModelBackend.secret_get = secret_get  # type: ignore[method-assign]
+    _MockModelBackend.secret_info_get = secret_info_get  # type: ignore[method-assign]
+    try:
+        yield denied
+    finally:
+        _MockModelBackend.secret_get = original_get  # type: ignore[method-assign]
+        _MockModelBackend.secret_info_get = original_info  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def ungranted():
+    """A set of secret IDs whose ``secret-get`` fails as "not granted" during the test."""
+    with ungranted_secrets() as denied:
+
+        class _Adder:
+            def __call__(self, *secret_ids: str) -> None:
+                denied.update(_xid(s) for s in secret_ids)
+
+        yield _Adder()

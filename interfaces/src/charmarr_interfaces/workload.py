@@ -1,0 +1,93 @@
+"""Small helpers every charm uses with its own workload container.
+
+Each helper compares before it writes, so a steady-state hook makes no Pebble write:
+no push, no ``add_layer``, no ``replan``. (charmed-kubeflow-chisme's ``update_layer`` does
+the same for layers, but importing it pulls in lightkube, over a second per hook.)
+"""
+
+from __future__ import annotations
+
+import ops
+from ops import pebble
+
+
+def service_url(charm: ops.CharmBase, port: int, scheme: str = "http") -> str:
+    """The in-cluster URL of this application's Kubernetes service on ``port``.
+
+    Juju creates a service named after the application; ``unit.set_ports`` opens ports on it.
+    """
+    return f"{scheme}://{charm.app.name}.{charm.model.name}.svc.cluster.local:{port}"
+
+
+def ensure_layer(container: ops.Container, name: str, layer: pebble.LayerDict) -> bool:
+    """Make the plan's services and checks match ``layer``; replan only if they differ.
+
+    Returns:
+        True if the plan changed (services were replanned).
+
+    Raises:
+        ops.pebble.ConnectionError: the container is not reachable yet.
+    """
+    wanted = pebble.Layer(layer)
+    plan = container.get_plan()
+    same_services = all(
+        name_ in plan.services and plan.services[name_].to_dict() == _service_as_planned(svc)
+        for name_, svc in wanted.services.items()
+    )
+    same_checks = all(
+        name_ in plan.checks and plan.checks[name_].to_dict() == _check_as_planned(chk)
+        for name_, chk in wanted.checks.items()
+    )
+    if same_services and same_checks:
+        return False
+    container.add_layer(name, wanted, combine=True)
+    container.replan()
+    return True
+
+
+def _service_as_planned(service: pebble.Service) -> dict[str, object]:
+    data = service.to_dict()
+    data.pop("override", None)
+    return data
+
+
+def _check_as_planned(check: pebble.Check) -> dict[str, object]:
+    data = check.to_dict()
+    data.pop("override", None)
+    return data
+
+
+def pull_text(container: ops.Container, path: str) -> str | None:
+    """A file's text, or None if it does not exist."""
+    try:
+        return container.pull(path).read()
+    except ops.pebble.PathError:
+        return None
+
+
+def push_if_changed(
+    container: ops.Container,
+    path: str,
+    content: str,
+    *,
+    current: str | None,
+    user_id: int | None = None,
+    group_id: int | None = None,
+    permissions: int = 0o600,
+) -> bool:
+    """Write ``content`` to ``path`` unless ``current`` (what the caller pulled) equals it.
+
+    Returns:
+        True if the file was written.
+    """
+    if current == content:
+        return False
+    container.push(
+        path,
+        content,
+        make_dirs=True,
+        user_id=user_id,
+        group_id=group_id,
+        permissions=permissions,
+    )
+    return True
