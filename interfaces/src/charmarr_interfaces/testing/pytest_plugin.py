@@ -183,3 +183,20 @@ def ungranted():
                 denied.update(_xid(s) for s in secret_ids)
 
         yield _Adder()
+
+
+def require_binary(name: str, apt_install: str) -> str:
+    """The path of a daemon for the real-workload tests, or skip with the apt command.
+
+    With ``CHARMARR_REQUIRE_WORKLOADS=1`` (CI) a missing daemon fails instead of skipping.
+    """
+    import os
+    import shutil
+
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"{name} is not installed: {apt_install}"
+    if os.environ.get("CHARMARR_REQUIRE_WORKLOADS") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
