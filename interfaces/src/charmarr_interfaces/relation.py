@@ -134,17 +134,18 @@ class Endpoint(Generic[M]):
         remote_model: the model the other side publishes (None if it publishes nothing).
     """
 
-    def __init__(
-        self, charm: ops.CharmBase, endpoint: str, remote_model: type[M] | None
-    ) -> None:
+    def __init__(self, charm: ops.CharmBase, endpoint: str, remote_model: type[M] | None) -> None:
         self._charm = charm
         self.endpoint = endpoint
         self._remote_model = remote_model
 
     @property
     def relations(self) -> list[ops.Relation]:
-        """Live relations on this endpoint (a relation being broken is still listed by ops
-        during its relation-broken hook; holistic code treats it as gone)."""
+        """Live relations on this endpoint.
+
+        A relation being broken is still listed by ops during its relation-broken hook;
+        holistic code treats it as gone.
+        """
         return [r for r in self._charm.model.relations[self.endpoint] if r.active]
 
     def read(self) -> Iterator[RemoteData[M] | InvalidRelationData]:

@@ -124,11 +124,11 @@ class SecretKeyMissingError(SecretError):
     """The secret lacks a key the charm requires."""
 
 
-class _ConsumedNotGranted(SecretNotGrantedError):
+class _ConsumedNotGrantedError(SecretNotGrantedError):
     status_type = ops.WaitingStatus
 
 
-class _ConsumedNotFound(SecretNotFoundError):
+class _ConsumedNotFoundError(SecretNotFoundError):
     status_type = ops.WaitingStatus
 
 
@@ -179,9 +179,9 @@ def read_consumed_secret(
         )
     _, content, failure = _fetch(model, secret_id, refresh=refresh)
     if failure == "not-granted":
-        raise _ConsumedNotGranted(f"waiting for {source} to grant its secret")
+        raise _ConsumedNotGrantedError(f"waiting for {source} to grant its secret")
     if content is None:
-        raise _ConsumedNotFound(f"secret from {source} not found; waiting for a new one")
+        raise _ConsumedNotFoundError(f"secret from {source} not found; waiting for a new one")
     missing = _check_keys(content, required)
     if missing:
         raise SecretKeyMissingError(

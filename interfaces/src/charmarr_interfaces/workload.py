@@ -46,13 +46,13 @@ def ensure_layer(container: ops.Container, name: str, layer: pebble.LayerDict) -
 
 
 def _service_as_planned(service: pebble.Service) -> dict[str, object]:
-    data = service.to_dict()
+    data: dict[str, object] = dict(service.to_dict())
     data.pop("override", None)
     return data
 
 
 def _check_as_planned(check: pebble.Check) -> dict[str, object]:
-    data = check.to_dict()
+    data: dict[str, object] = dict(check.to_dict())
     data.pop("override", None)
     return data
 

@@ -102,7 +102,7 @@ def download_client_from_client(
     credentials: dict[str, str] | None = None,
     relation_id: int | None = None,
 ) -> Remote:
-    """qBittorrent's or SABnzbd's side of ``download-client``, for testing Radarr/Sonarr."""
+    """QBittorrent's or SABnzbd's side of ``download-client``, for testing Radarr/Sonarr."""
     app = remote_app or kind
     if credentials is None:
         credentials = (
@@ -159,7 +159,9 @@ def vpn_gateway_from_gluetun(
         connected=connected,
         public_ip=public_ip if connected else None,
     )
-    return Remote(_relation(vpn_gateway.INTERFACE, remote_app, data, relation_id), [proxy, control])
+    return Remote(
+        _relation(vpn_gateway.INTERFACE, remote_app, data, relation_id), [proxy, control]
+    )
 
 
 def vpn_gateway_from_requirer(

@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 
 import ops
+from ops import testing
 
 
 def repo_root(start: Path | None = None) -> Path:
@@ -28,9 +29,7 @@ def repo_root(start: Path | None = None) -> Path:
 def charm_dirs(root: Path | None = None) -> dict[str, Path]:
     """Every charm directory, by short name (``radarr``, ...), sorted."""
     base = (root or repo_root()) / "charms"
-    return {
-        d.name: d for d in sorted(base.iterdir()) if (d / "src" / "charm.py").is_file()
-    }
+    return {d.name: d for d in sorted(base.iterdir()) if (d / "src" / "charm.py").is_file()}
 
 
 @cache
@@ -58,9 +57,7 @@ def load_charm(name: str, root: Path | None = None) -> type[ops.CharmBase]:
     return classes[0]
 
 
-def context(name: str, **kwargs: object) -> ops.testing.Context[ops.CharmBase]:
+def context(name: str, **kwargs: object) -> testing.Context[ops.CharmBase]:
     """An ``ops.testing.Context`` for the charm ``name``, reading its ``charmcraft.yaml``."""
-    from ops import testing
-
     charm = load_charm(name)
     return testing.Context(charm, charm_root=charm_dirs()[name], **kwargs)  # type: ignore[arg-type]

@@ -42,6 +42,7 @@ class FakeApp:
         self.fault: Fault = None
 
     def __call__(self, request: Request) -> Response:
+        """Record the request, apply the fault if any, else :meth:`handle` it."""
         self.requests.append(request)
         if self.fault == "down":
             raise ConnectionRefusedError("fake: down")
@@ -79,6 +80,7 @@ class FakeNetwork:
         self.apps.pop(address, None)
 
     def __call__(self, request: Request, timeout: float) -> Response:
+        """The transport: route ``request`` to the app serving its address."""
         self.requests.append(request)
         parts = urlsplit(request.url)
         address = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"

@@ -32,7 +32,7 @@ class SecretLeakError(AssertionError):
 
 
 def _secret_values(states: Iterable[Any]) -> dict[str, str]:
-    """value -> a description of the secret it belongs to (never printed in full)."""
+    """Value -> a description of the secret it belongs to (never printed in full)."""
     values: dict[str, str] = {}
     for state in states:
         if state is None:
@@ -49,7 +49,10 @@ def _surfaces(ctx: Any, state: Any, extra: Iterable[tuple[str, str]]) -> Iterato
     """(where, text) pairs an operator or another application can read."""
     for line in getattr(ctx, "juju_log", []):
         yield "juju-log", str(line.message)
-    for entry in [*getattr(ctx, "unit_status_history", []), *getattr(ctx, "app_status_history", [])]:
+    for entry in [
+        *getattr(ctx, "unit_status_history", []),
+        *getattr(ctx, "app_status_history", []),
+    ]:
         yield "status history", str(getattr(entry, "message", ""))
     results = getattr(ctx, "action_results", None)
     if results:
@@ -58,7 +61,10 @@ def _surfaces(ctx: Any, state: Any, extra: Iterable[tuple[str, str]]) -> Iterato
         yield "unit status", state.unit_status.message
         yield "app status", state.app_status.message
         for relation in state.relations:
-            bags = [getattr(relation, "local_app_data", {}), getattr(relation, "local_unit_data", {})]
+            bags = [
+                getattr(relation, "local_app_data", {}),
+                getattr(relation, "local_unit_data", {}),
+            ]
             for bag in bags:
                 yield f"databag of {relation.endpoint}:{relation.id}", repr(dict(bag))
         for container in state.containers:
