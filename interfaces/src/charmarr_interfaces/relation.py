@@ -173,6 +173,19 @@ class Endpoint(Generic[M]):
             return {}
         return dict(relation.data[self._charm.app])
 
+    def published_value(self, relation: ops.Relation, key: str) -> object:
+        """One decoded field of our app databag (None if absent, garbage or non-leader).
+
+        Use it to ask "is this secret ID already published here?" before granting.
+        """
+        raw = self.published(relation).get(key)
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return None
+
     def publish(self, relation: ops.Relation, data: AppData) -> bool:
         """Write ``data`` to our app databag if it differs (leader only).
 

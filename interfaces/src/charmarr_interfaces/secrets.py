@@ -338,12 +338,13 @@ class OwnedSecret:
 
 
 def grant_and_publish_id(
-    state: OwnedState, relation: ops.Relation, published: str | None
+    state: OwnedState, relation: ops.Relation, published: object
 ) -> str | None:
     """Grant the secret to ``relation`` unless its ID is already published there.
 
     Granting comes before publishing, so an ID in our databag means the grant happened;
-    this keeps steady-state hooks free of ``secret-grant`` calls.
+    this keeps steady-state hooks free of ``secret-grant`` calls. Pass what
+    ``Endpoint.published_value(relation, "<field>")`` returns as ``published``.
 
     Returns:
         The ID to publish (None on a non-leader, who cannot know it).

@@ -206,3 +206,86 @@ def require_binary(name: str, apt_install: str) -> str:
     if os.environ.get("CHARMARR_REQUIRE_WORKLOADS") == "1":
         pytest.fail(message)
     pytest.skip(message)
+
+
+SECRET_MANAGEMENT_TOOLS = frozenset({
+    "secret-add",
+    "secret-set",
+    "secret-grant",
+    "secret-revoke",
+    "secret-remove",
+    "secret-info-get",
+})
+"""Hook tools only the owner's leader may call."""
+
+_NOT_HOOK_TOOLS = frozenset({"get_pebble", "relation_remote_app_name", "update_relation_data"})
+
+
+class HookToolCalls:
+    """Counts the calls ``ops`` makes into the ``ops.testing`` model backend.
+
+    Each backend method stands for one hook tool in production (``secret_get`` is
+    ``secret-get``); the names are recorded in that form, in order.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def clear(self) -> None:
+        """Forget the calls recorded so far."""
+        self.calls.clear()
+
+    def count(self, tool: str | None = None) -> int:
+        """How many calls (of ``tool``, or in all)."""
+        return len(self.calls) if tool is None else self.calls.count(tool)
+
+    def by_tool(self) -> dict[str, int]:
+        """Calls per tool."""
+        result: dict[str, int] = {}
+        for name in self.calls:
+            result[name] = result.get(name, 0) + 1
+        return result
+
+    @property
+    def management(self) -> list[str]:
+        """The secret-management calls recorded."""
+        return [c for c in self.calls if c in SECRET_MANAGEMENT_TOOLS]
+
+
+@contextmanager
+def record_hook_tools() -> Iterator[HookToolCalls]:
+    """Record every model-backend call made while the block runs."""
+    import functools
+
+    from scenario.mocking import _MockModelBackend  # pyright: ignore[reportPrivateUsage]
+    from ops.model import _ModelBackend  # pyright: ignore[reportPrivateUsage]
+
+    record = HookToolCalls()
+    originals: dict[str, Any] = {}
+    names = {
+        n
+        for cls in (_MockModelBackend, _ModelBackend)
+        for n, v in vars(cls).items()
+        if callable(v) and not n.startswith("_") and n not in _NOT_HOOK_TOOLS
+    }
+    for name in names:
+        original = getattr(_MockModelBackend, name)
+
+        def wrapper(*args: Any, __name: str = name, __orig: Any = original, **kw: Any) -> Any:
+            record.calls.append(__name.replace("_", "-"))
+            return __orig(*args, **kw)
+
+        originals[name] = original
+        setattr(_MockModelBackend, name, functools.wraps(original)(wrapper))
+    try:
+        yield record
+    finally:
+        for name, original in originals.items():
+            setattr(_MockModelBackend, name, original)
+
+
+@pytest.fixture
+def hook_tools():
+    """A :class:`HookToolCalls` recording every hook-tool call during the test."""
+    with record_hook_tools() as record:
+        yield record
