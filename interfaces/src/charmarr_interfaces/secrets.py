@@ -306,7 +306,7 @@ class OwnedSecret:
                 content,
                 label=self.label,
                 description=self._description or None,
-                rotate=rotate if rotate is not ops.SecretRotate.NEVER else None,
+                rotate=rotate,
             )
             return OwnedState(secret=secret, content=content, id=secret.id, revision=1)
         if leader:

@@ -31,11 +31,12 @@ def ensure_layer(container: ops.Container, name: str, layer: pebble.LayerDict) -
     wanted = pebble.Layer(layer)
     plan = container.get_plan()
     same_services = all(
-        name_ in plan.services and plan.services[name_].to_dict() == _service_as_planned(svc)
+        name_ in plan.services
+        and _service_as_planned(plan.services[name_]) == _service_as_planned(svc)
         for name_, svc in wanted.services.items()
     )
     same_checks = all(
-        name_ in plan.checks and plan.checks[name_].to_dict() == _check_as_planned(chk)
+        name_ in plan.checks and _check_as_planned(plan.checks[name_]) == _check_as_planned(chk)
         for name_, chk in wanted.checks.items()
     )
     if same_services and same_checks:

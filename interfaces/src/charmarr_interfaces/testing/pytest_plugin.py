@@ -208,14 +208,16 @@ def require_binary(name: str, apt_install: str) -> str:
     pytest.skip(message)
 
 
-SECRET_MANAGEMENT_TOOLS = frozenset({
-    "secret-add",
-    "secret-set",
-    "secret-grant",
-    "secret-revoke",
-    "secret-remove",
-    "secret-info-get",
-})
+SECRET_MANAGEMENT_TOOLS = frozenset(
+    {
+        "secret-add",
+        "secret-set",
+        "secret-grant",
+        "secret-revoke",
+        "secret-remove",
+        "secret-info-get",
+    }
+)
 """Hook tools only the owner's leader may call."""
 
 _NOT_HOOK_TOOLS = frozenset({"get_pebble", "relation_remote_app_name", "update_relation_data"})
@@ -257,8 +259,8 @@ def record_hook_tools() -> Iterator[HookToolCalls]:
     """Record every model-backend call made while the block runs."""
     import functools
 
-    from scenario.mocking import _MockModelBackend  # pyright: ignore[reportPrivateUsage]
     from ops.model import _ModelBackend  # pyright: ignore[reportPrivateUsage]
+    from scenario.mocking import _MockModelBackend  # pyright: ignore[reportPrivateUsage]
 
     record = HookToolCalls()
     originals: dict[str, Any] = {}

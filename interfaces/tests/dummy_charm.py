@@ -1,0 +1,117 @@
+"""A small dummy charm that uses every piece of the package the way the real charms do."""
+
+from __future__ import annotations
+
+import ops
+from charmarr_interfaces import secrets
+from charmarr_interfaces.download_client import DownloadClientRequirer
+from charmarr_interfaces.media_indexer import (
+    API_KEY,
+    IndexerRequirerData,
+    MediaIndexerRequirer,
+)
+from charmarr_interfaces.relation import InvalidRelationData
+
+LABEL = "dummy-api-key"
+
+META = {
+    "name": "dummy",
+    "containers": {"dummy": {}},
+    "requires": {
+        "media-indexer": {"interface": "media-indexer", "limit": 1},
+        "download-client": {"interface": "download-client"},
+    },
+}
+CONFIG = {
+    "options": {
+        "rotation-interval": {"type": "string", "default": "monthly"},
+        "token-secret": {"type": "secret"},
+    }
+}
+ACTIONS = {"rotate-credentials": {}}
+
+
+class DummyCharm(ops.CharmBase):
+    """Owns ``dummy-api-key``, consumes Prowlarr's key, reads a user secret."""
+
+    workload_keys: list[str]
+    refuse_rotation = False
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.owned = secrets.OwnedSecret(
+            self, LABEL, lambda: {API_KEY: secrets.generate_token()}, description="test"
+        )
+        self.indexer = MediaIndexerRequirer(self)
+        self.clients = DownloadClientRequirer(self)
+        self.rotation = secrets.CredentialRotation(
+            self,
+            secrets=lambda label: self.owned if label == LABEL else None,
+            rotate=self._rotate,
+            action_label=LABEL,
+        )
+        self.problems: list[ops.StatusBase] | None = None
+        for event in (
+            self.on.config_changed,
+            self.on.update_status,
+            self.on.secret_changed,
+            self.on["media-indexer"].relation_changed,
+            self.on["download-client"].relation_changed,
+        ):
+            framework.observe(event, self._reconcile)
+        framework.observe(self.on.collect_unit_status, self._on_collect_status)
+
+    def _rotate(self, label: str, current: dict[str, str]) -> dict[str, str]:
+        # What the real charms do: push to the workload, confirm, return.
+        seen = self.owned.get()
+        type(self).workload_keys.append(seen.content[API_KEY] if seen else "")
+        if type(self).refuse_rotation:
+            raise secrets.WaitingError("dummy workload did not accept the new key")
+        return {API_KEY: secrets.generate_token()}
+
+    def _reconcile(self, event: ops.EventBase) -> None:
+        self.problems = []
+        refresh = isinstance(event, ops.SecretChangedEvent)
+        try:
+            policy = secrets.parse_rotation_interval(self.config.get("rotation-interval"))
+            owned = self.owned.ensure(policy)
+        except secrets.CharmarrError as e:
+            self.problems.append(e.status)
+            return
+        for remote in self.indexer.read():
+            if isinstance(remote, InvalidRelationData):
+                self.problems.append(ops.BlockedStatus(remote.message))
+                continue
+            try:
+                secrets.read_consumed_secret(
+                    self.model,
+                    remote.data.api_key_secret_id,
+                    [API_KEY],
+                    source=f"{remote.app_name} (media-indexer)",
+                    refresh=refresh,
+                )
+            except secrets.CharmarrError as e:
+                self.problems.append(e.status)
+            published = self.indexer.published_value(remote.relation, "api_key_secret_id")
+            secret_id = secrets.grant_and_publish_id(owned, remote.relation, published)
+            if secret_id:
+                self.indexer.publish(
+                    remote.relation,
+                    IndexerRequirerData(
+                        url="http://dummy.test.svc.cluster.local:7878",
+                        kind="radarr",
+                        api_key_secret_id=secret_id,
+                    ),
+                )
+        if self.config.get("token-secret"):
+            try:
+                secrets.read_user_secret(self, "token-secret", ["token"], example="token=<t>")
+            except secrets.CharmarrError as e:
+                self.problems.append(e.status)
+
+    def _on_collect_status(self, event: ops.CollectStatusEvent) -> None:
+        if self.problems is None:
+            self._reconcile(event)
+        for status in self.problems or []:
+            event.add_status(status)
+        event.add_status(ops.ActiveStatus())

@@ -1,0 +1,69 @@
+"""Pebble helpers: nothing is written when nothing changed."""
+
+from __future__ import annotations
+
+import ops
+from charmarr_interfaces import workload
+from ops import testing
+
+META = {"name": "w", "containers": {"app": {}}}
+
+LAYER = {
+    "summary": "app",
+    "services": {
+        "app": {
+            "override": "replace",
+            "command": "/bin/app -x",
+            "startup": "enabled",
+            "user-id": 1000,
+            "group-id": 1000,
+        }
+    },
+    "checks": {
+        "ready": {
+            "override": "replace",
+            "level": "ready",
+            "http": {"url": "http://localhost:1/ping"},
+        }
+    },
+}
+
+
+class W(ops.CharmBase):
+    pass
+
+
+def test_ensure_layer_replans_once_then_never(tmp_path):
+    ctx = testing.Context(W, meta=META)
+    container = testing.Container("app", can_connect=True)
+    with ctx(ctx.on.update_status(), testing.State(containers={container})) as mgr:
+        app = mgr.charm.unit.get_container("app")
+        assert workload.ensure_layer(app, "app", LAYER) is True
+        out = mgr.run()
+    with ctx(ctx.on.update_status(), out) as mgr:
+        app = mgr.charm.unit.get_container("app")
+        assert workload.ensure_layer(app, "app", LAYER) is False
+        changed = {
+            **LAYER,
+            "services": {"app": {**LAYER["services"]["app"], "command": "/bin/app -y"}},
+        }
+        assert workload.ensure_layer(app, "app", changed) is True
+        mgr.run()
+
+
+def test_push_if_changed_and_pull_text():
+    ctx = testing.Context(W, meta=META)
+    container = testing.Container("app", can_connect=True)
+    with ctx(ctx.on.update_status(), testing.State(containers={container})) as mgr:
+        app = mgr.charm.unit.get_container("app")
+        assert workload.pull_text(app, "/config/x.conf") is None
+        assert workload.push_if_changed(app, "/config/x.conf", "a=1\n", current=None) is True
+        current = workload.pull_text(app, "/config/x.conf")
+        assert current == "a=1\n"
+        assert workload.push_if_changed(app, "/config/x.conf", "a=1\n", current=current) is False
+
+
+def test_service_url():
+    ctx = testing.Context(W, meta=META)
+    with ctx(ctx.on.update_status(), testing.State(model=testing.Model(name="media"))) as mgr:
+        assert workload.service_url(mgr.charm, 7878) == "http://w.media.svc.cluster.local:7878"
