@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+"""The sabnzbd-k8s charm: SABnzbd with a generated, rotated API key.
+
+One holistic reconcile converges the workload (``sabnzbd.ini``, the Pebble layer, the
+service, the per-requirer categories) and the ``download-client`` relations to the whole
+current state. The API key lives in the owned secret ``sabnzbd-api-key``; Radarr and
+Sonarr get its ID. With a ready ``vpn-gateway`` SABnzbd talks through Gluetun's SOCKS5
+proxy; with ``require-vpn`` and no usable gateway the service is stopped (fail closed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import ops
+from _sabnzbd import (
+    CONTAINER,
+    GROUP_ID,
+    INI_PATH,
+    LOCAL_URL,
+    PORT,
+    SERVICE,
+    USER_ID,
+    category_dir,
+    host_whitelist,
+    is_managed_category,
+    layer,
+    render_ini,
+    socks5_url,
+)
+from _sabnzbd.api import ApiKeyRefusedError, SabnzbdClient
+from charmarr_interfaces import cleanup
+from charmarr_interfaces.download_client import DownloadClientProvider, DownloadClientProviderData
+from charmarr_interfaces.http import WorkloadUnreachableError
+from charmarr_interfaces.relation import InvalidRelationData
+from charmarr_interfaces.secrets import (
+    ROTATION_OPTION,
+    CharmarrError,
+    CredentialRotation,
+    OwnedSecret,
+    OwnedState,
+    WaitingError,
+    generate_token,
+    grant_and_publish_id,
+    parse_rotation_interval,
+)
+from charmarr_interfaces.vpn_gateway import (
+    VpnDecision,
+    VpnGatewayRequirer,
+    decide,
+    read_gateway,
+)
+from charmarr_interfaces.workload import ensure_layer, pull_text, push_if_changed, service_url
+
+logger = logging.getLogger(__name__)
+
+LABEL = "sabnzbd-api-key"
+API_KEY = "api-key"
+REQUIRE_VPN = "require-vpn"
+READY_ATTEMPTS = 20
+READY_INTERVAL = 1.0
+
+
+def _sleep(seconds: float) -> None:
+    """The pause between readiness polls (tests replace it)."""
+    time.sleep(seconds)
+
+
+class SabnzbdCharm(ops.CharmBase):
+    """SABnzbd on Kubernetes, wired to Radarr/Sonarr by secret ID."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self._secret = OwnedSecret(
+            self, LABEL, lambda: {API_KEY: generate_token()}, description="SABnzbd API key"
+        )
+        self.download_clients = DownloadClientProvider(self)
+        self.vpn = VpnGatewayRequirer(self)
+        self.rotation = CredentialRotation(
+            self,
+            secrets=lambda label: self._secret if label == LABEL else None,
+            rotate=self._rotate_key,
+            action_label=LABEL,
+            after=self._reconcile,
+        )
+        self._problems: list[CharmarrError] = []
+        self._notes: list[str] = []
+        self._reconciled = False
+
+        container = self.on[CONTAINER]
+        for event in (
+            self.on.config_changed,
+            self.on.start,
+            self.on.upgrade_charm,
+            self.on.leader_elected,
+            self.on.update_status,
+            self.on["config"].storage_attached,
+            container.pebble_ready,
+            container.pebble_check_failed,
+            container.pebble_check_recovered,
+            self.on["download-client"].relation_joined,
+            self.on["download-client"].relation_changed,
+            self.on["download-client"].relation_departed,
+            self.on["download-client"].relation_broken,
+            self.on["vpn-gateway"].relation_joined,
+            self.on["vpn-gateway"].relation_changed,
+            self.on["vpn-gateway"].relation_broken,
+        ):
+            framework.observe(event, self._on_event)
+        framework.observe(self.on.secret_changed, self._on_secret_changed)
+        framework.observe(self.on.collect_unit_status, self._on_collect_unit_status)
+        framework.observe(self.on.collect_app_status, self._on_collect_app_status)
+
+    # -- events -------------------------------------------------------------------------------
+
+    def _on_event(self, _: ops.EventBase) -> None:
+        self._reconcile()
+
+    def _on_secret_changed(self, _: ops.SecretChangedEvent) -> None:
+        self._reconcile(refresh=True)
+
+    def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
+        if not self._reconciled:
+            self._reconcile()
+        for problem in self._problems:
+            event.add_status(problem.status)
+        event.add_status(ops.ActiveStatus("; ".join(self._notes)))
+
+    def _on_collect_app_status(self, event: ops.CollectStatusEvent) -> None:
+        if not self._reconciled:
+            self._reconcile()
+        for problem in self._problems:
+            event.add_status(problem.status)
+        event.add_status(ops.ActiveStatus())
+
+    # -- reconcile ----------------------------------------------------------------------------
+
+    def _reconcile(self, refresh: bool = False) -> None:
+        """Converge the workload and the relations to the whole current state."""
+        self._reconciled = True
+        self._problems, self._notes = [], []
+        self.unit.set_ports(PORT)
+        try:
+            policy = parse_rotation_interval(self.config.get(ROTATION_OPTION, "monthly"))
+        except CharmarrError as e:
+            self._problems.append(e)
+            policy = None
+        try:
+            state = self._secret.ensure(policy)
+        except CharmarrError as e:
+            self._problems.append(e)
+            return
+        key = state.content.get(API_KEY, "")
+        if not key:
+            self._problems.append(
+                CharmarrError(f"{LABEL} lacks {API_KEY}: run rotate-credentials")
+            )
+            return
+        self._publish(state)
+        decision, proxy = self._vpn(refresh)
+        if decision.problem is not None:
+            self._problems.append(decision.problem)
+        try:
+            self._converge_workload(key, decision.allow_downloads, proxy)
+        except ops.pebble.ConnectionError:
+            self._problems.append(WaitingError("waiting for the sabnzbd container"))
+        except CharmarrError as e:
+            self._problems.append(e)
+        else:
+            if decision.note:
+                self._notes.append(decision.note)
+
+    def _publish(self, state: OwnedState) -> None:
+        """Grant the key secret to each download-client relation and publish its ID."""
+        if not self.unit.is_leader():
+            return
+        url = service_url(self, PORT)
+        for relation in self.download_clients.relations:
+            published = self.download_clients.published(relation).get("credentials_secret_id")
+            try:
+                current = json.loads(published) if published else None
+            except ValueError:
+                current = None
+            secret_id = grant_and_publish_id(state, relation, current)
+            if secret_id is None:
+                continue
+            self.download_clients.publish(
+                relation,
+                DownloadClientProviderData(
+                    url=url, kind="sabnzbd", credentials_secret_id=secret_id
+                ),
+            )
+
+    def _vpn(self, refresh: bool) -> tuple[VpnDecision, str | None]:
+        """Whether SABnzbd may download, and the wanted ``socks5_proxy_url``.
+
+        The proxy is "" without a gateway and None (leave as is) when the gateway's data
+        cannot be read.
+        """
+        require_vpn = bool(self.config.get(REQUIRE_VPN, False))
+        try:
+            gateway = read_gateway(self, self.vpn, refresh=refresh)
+        except CharmarrError as e:
+            return VpnDecision(not require_vpn, e), None
+        if gateway is None:
+            return decide(self.app.name, require_vpn, None), ""
+        url = socks5_url(
+            gateway.socks5_host, gateway.socks5_port, gateway.username, gateway.password
+        )
+        if url is None:
+            problem = CharmarrError(
+                f"proxy credentials from {gateway.app} are not URL-safe; SABnzbd cannot use them"
+            )
+            return VpnDecision(not require_vpn, problem), ""
+        return decide(self.app.name, require_vpn, gateway), url
+
+    def _converge_workload(self, key: str, allowed: bool, proxy: str | None) -> None:
+        """sabnzbd.ini, the layer, the service, then (when running) the categories.
+
+        Raises:
+            ops.pebble.ConnectionError: the container is not reachable.
+            CharmarrError: SABnzbd is not usable yet or refused something.
+        """
+        container = self.unit.get_container(CONTAINER)
+        current = pull_text(container, INI_PATH)
+        wanted = render_ini(current, api_key=key, whitelist=self._whitelist(), proxy_url=proxy)
+        ensure_layer(container, SERVICE, layer())
+        running = container.get_service(SERVICE).is_running()
+        if wanted != current:
+            # Stop first: SABnzbd saves its in-memory settings over the file on changes.
+            if running:
+                container.stop(SERVICE)
+                running = False
+            self._push_ini(container, wanted, current)
+            logger.info("sabnzbd.ini updated")
+        if not allowed:
+            if running:
+                container.stop(SERVICE)
+                logger.info("sabnzbd stopped: downloads not allowed without the VPN")
+            return
+        if not running:
+            container.start(SERVICE)
+            raise WaitingError("waiting for sabnzbd to start")
+        self._converge_categories(SabnzbdClient(LOCAL_URL, key), container, wanted)
+
+    def _push_ini(self, container: ops.Container, wanted: str, current: str | None) -> None:
+        push_if_changed(
+            container, INI_PATH, wanted, current=current, user_id=USER_ID, group_id=GROUP_ID
+        )
+
+    def _whitelist(self) -> list[str]:
+        number = int(self.unit.name.rsplit("/", 1)[1])
+        return host_whitelist(self.app.name, self.model.name, number)
+
+    def _converge_categories(
+        self, client: SabnzbdClient, container: ops.Container, ini: str
+    ) -> None:
+        """Create each requirer's category; delete managed orphans; never touch the user's."""
+        wanted: dict[str, str] = {}
+        for remote in self.download_clients.read():
+            if isinstance(remote, InvalidRelationData):
+                self._problems.append(CharmarrError(remote.message))
+                continue
+            wanted[remote.data.category] = category_dir(remote.data.category)
+        try:
+            existing = client.categories()
+        except ApiKeyRefusedError:
+            # sabnzbd.ini carries the secret's key (written above), so the running SABnzbd
+            # holds another one: restart it to load the file.
+            container.restart(SERVICE)
+            raise WaitingError("restarting sabnzbd to load its API key") from None
+        steps = cleanup.plan(
+            wanted,
+            existing.items(),
+            name_of=lambda entry: entry[0],
+            is_managed=lambda name: is_managed_category(name, existing[name]),
+        )
+        for name, folder in steps.create.items():
+            client.set_category(name, folder)
+            logger.info("created category %s", name)
+        for name in steps.delete:
+            client.delete_category(name)
+            logger.info("deleted category %s: its relation is gone", name)
+        foreign = sorted(
+            name
+            for name in wanted
+            if name in existing and not is_managed_category(name, existing[name])
+        )
+        if foreign:
+            self._problems.append(
+                CharmarrError(
+                    f"category {', '.join(foreign)} exists in SABnzbd with another folder and "
+                    "is left as the user's: delete or rename it in SABnzbd"
+                )
+            )
+        served = sorted(set(wanted) - set(foreign))
+        if served:
+            self._notes.append(f"categories: {', '.join(served)}")
+
+    # -- rotation -----------------------------------------------------------------------------
+
+    def _rotate_key(self, label: str, current: dict[str, str]) -> dict[str, str]:
+        """Make SABnzbd use a new key and confirm it, before the revision is published.
+
+        Through the running app: ``set_apikey``, then the new key must work and the old one
+        must be refused. If SABnzbd does not answer: a charm-generated key goes into
+        sabnzbd.ini, SABnzbd is restarted and the new key confirmed the same way. While
+        ``require-vpn`` keeps SABnzbd stopped, the key is written for its next start.
+
+        Raises:
+            CharmarrError: SABnzbd did not accept a new key; nothing is to be published.
+        """
+        old = current.get(API_KEY, "")
+        try:
+            new = SabnzbdClient(LOCAL_URL, old).rotate_api_key()
+        except WorkloadUnreachableError:
+            new, started = self._rotate_offline()
+            if not started:
+                return {API_KEY: new}
+        self._confirm(new, old)
+        return {API_KEY: new}
+
+    def _rotate_offline(self) -> tuple[str, bool]:
+        """Rewrite sabnzbd.ini with a new key and restart SABnzbd unless it must stay stopped.
+
+        Returns:
+            The new key and whether SABnzbd was started with it (and answers).
+        """
+        container = self.unit.get_container(CONTAINER)
+        new = generate_token()
+        decision, _ = self._vpn(refresh=False)
+        try:
+            current = pull_text(container, INI_PATH)
+            wanted = render_ini(current, api_key=new, whitelist=self._whitelist(), proxy_url=None)
+            ensure_layer(container, SERVICE, layer())
+            if container.get_service(SERVICE).is_running():
+                container.stop(SERVICE)
+            self._push_ini(container, wanted, current)
+            if not decision.allow_downloads:
+                if pull_text(container, INI_PATH) != wanted:
+                    raise WaitingError("sabnzbd.ini could not be written; old key kept")
+                return new, False
+            container.start(SERVICE)
+        except ops.pebble.ConnectionError:
+            raise WaitingError("sabnzbd container unreachable; old key kept") from None
+        client = SabnzbdClient(LOCAL_URL, new)
+        for _ in range(READY_ATTEMPTS):
+            try:
+                client.version()
+                return new, True
+            except WorkloadUnreachableError:
+                _sleep(READY_INTERVAL)
+        raise WaitingError("sabnzbd did not come back with its new key; old key kept")
+
+    def _confirm(self, new: str, old: str) -> None:
+        try:
+            SabnzbdClient(LOCAL_URL, new).check_key()
+        except ApiKeyRefusedError:
+            raise CharmarrError("sabnzbd refused its new API key; old key kept") from None
+        try:
+            SabnzbdClient(LOCAL_URL, old).check_key()
+        except ApiKeyRefusedError:
+            return
+        raise CharmarrError("sabnzbd still accepts the old API key; not published")
+
+
+if __name__ == "__main__":  # pragma: nocover
+    ops.main(SabnzbdCharm)

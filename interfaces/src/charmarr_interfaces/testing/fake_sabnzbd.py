@@ -1,0 +1,202 @@
+"""A stateful in-process fake of SABnzbd's ``/api`` (JSON output), for charm unit tests.
+
+It keeps what the sabnzbd charm relies on: ``mode=version`` answers anyone; every other
+mode checks ``apikey`` and answers a wrong or missing key the way SABnzbd 3.7 does (HTTP 403,
+``API Key Incorrect`` / ``API Key Required``), or, with ``refusal="body"``, with HTTP 200 and
+an ``error:`` body as other releases and proxies do; ``mode=config&name=set_apikey`` makes a
+new key, invalidates the old one and returns it; ``get_config`` / ``set_config`` /
+``del_config`` work on categories (the built-in ``*`` included) and on ``[misc]`` settings;
+``pause`` / ``resume`` flip ``paused``. Host headers outside ``host_whitelist`` are refused
+like SABnzbd does (``localhost``, IPs and ``*.local`` always pass).
+
+``down_requests`` makes the next N requests fail as if nothing listened; when the fake comes
+back it re-reads its key from ``ini_path`` if one is set (as SABnzbd does on a restart).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from ..http import Request, Response
+from .fakes import FakeApp, json_response, text_response
+
+INCORRECT = "API Key Incorrect"
+REQUIRED = "API Key Required"
+HOST_REFUSED = "Access denied - Hostname verification failed: https://sabnzbd.org/hostname-check"
+
+
+def _ini_api_key(text: str) -> str | None:
+    section = None
+    for line in text.splitlines():
+        header = re.match(r"^\s*\[([^\[\]]+)\]\s*$", line)
+        if header:
+            section = header.group(1).strip()
+            continue
+        match = re.match(r"^\s*api_key\s*=\s*(.*?)\s*$", line)
+        if section == "misc" and match:
+            return match.group(1).strip("\"'")
+    return None
+
+
+class FakeSabnzbd(FakeApp):
+    """SABnzbd's API with state: key, categories, misc settings, paused."""
+
+    def __init__(
+        self,
+        api_key: str = "0123456789abcdef0123456789abcdef",
+        *,
+        version: str = "4.5.1",
+        refusal: Literal["403", "body"] = "403",
+        ini_path: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.api_key = api_key
+        self.version = version
+        self.refusal = refusal
+        self.ini_path = ini_path
+        self.categories: dict[str, dict[str, object]] = {"*": self._category("*", "")}
+        self.misc: dict[str, str] = {"socks5_proxy_url": "", "host_whitelist": ""}
+        self.paused = False
+        self.down_requests = 0
+        self.retired_keys: list[str] = []
+
+    @staticmethod
+    def _category(name: str, folder: str) -> dict[str, object]:
+        return {
+            "name": name,
+            "order": 0,
+            "pp": "3" if name == "*" else "",
+            "script": "None" if name == "*" else "Default",
+            "dir": folder,
+            "newzbin": "",
+            "priority": 0 if name == "*" else -100,
+        }
+
+    def add_user_category(self, name: str, folder: str) -> None:
+        """A category the user made by hand in the web UI."""
+        self.categories[name] = self._category(name, folder)
+
+    @property
+    def api_writes(self) -> list[Request]:
+        """Requests that change SABnzbd's state (SABnzbd's API writes with GET)."""
+        writing = {"set_config", "del_config", "set_config_default", "pause", "resume"}
+        return [
+            r
+            for r in self.requests
+            if r.query.get("mode") in writing
+            or (r.query.get("mode") == "config" and r.query.get("name") == "set_apikey")
+        ]
+
+    def __call__(self, request: Request) -> Response:
+        """Answer, or fail like a closed port while ``down_requests`` lasts."""
+        if self.down_requests > 0:
+            self.requests.append(request)
+            self.down_requests -= 1
+            if self.down_requests == 0:
+                self._reload()
+            raise ConnectionRefusedError("fake sabnzbd: not listening")
+        return super().__call__(request)
+
+    def _reload(self) -> None:
+        if self.ini_path is not None and self.ini_path.exists():
+            key = _ini_api_key(self.ini_path.read_text())
+            if key:
+                self.api_key = key
+
+    def _refuse(self, message: str) -> Response:
+        if self.refusal == "body":
+            return text_response(f"error: {message}\n")
+        return Response(403, message.encode(), {"content-type": "text/html;charset=utf-8"})
+
+    def _host_ok(self, request: Request) -> bool:
+        host = request.headers.get("Host")
+        if host is None:
+            return True
+        host = re.sub(r":[0-9]+$", "", host).lower()
+        if host == "localhost" or re.fullmatch(r"[0-9.]+", host) or host.endswith(".local"):
+            return True
+        allowed = [h.strip() for h in self.misc.get("host_whitelist", "").split(",")]
+        return host in allowed
+
+    def handle(self, request: Request) -> Response:
+        """Answer one ``/api`` request."""
+        if request.path.rstrip("/") != "/api":
+            return text_response("Not Found", 404)
+        if not self._host_ok(request):
+            return Response(403, HOST_REFUSED.encode(), {})
+        q = request.query
+        mode = q.get("mode", "")
+        if mode == "version":
+            return json_response({"version": self.version})
+        key = q.get("apikey")
+        if not key:
+            return self._refuse(REQUIRED)
+        if key != self.api_key:
+            return self._refuse(INCORRECT)
+        handler = getattr(self, f"_mode_{mode}", None)
+        if handler is None:
+            return json_response({"status": False, "error": "not implemented"})
+        return handler(q)
+
+    def _mode_config(self, q: dict[str, str]) -> Response:
+        if q.get("name") != "set_apikey":
+            return json_response({"status": False, "error": "not implemented"})
+        import secrets
+
+        self.retired_keys.append(self.api_key)
+        self.api_key = secrets.token_hex(16)
+        self._save_key()
+        return json_response({"apikey": self.api_key})
+
+    def _save_key(self) -> None:
+        """Write the new key into sabnzbd.ini, as SABnzbd saves its config at once."""
+        if self.ini_path is None or not self.ini_path.exists():
+            return
+        text = self.ini_path.read_text()
+        new = re.sub(
+            r"(?m)^(\s*api_key\s*=\s*).*$", lambda m: m.group(1) + self.api_key, text, count=1
+        )
+        self.ini_path.write_text(new)
+
+    def _mode_get_config(self, q: dict[str, str]) -> Response:
+        section, keyword = q.get("section"), q.get("keyword")
+        if section == "categories":
+            cats = [c for n, c in self.categories.items() if not keyword or n == keyword]
+            return json_response({"config": {"categories": cats} if cats else {}})
+        if section == "misc":
+            if keyword:
+                if keyword not in self.misc:
+                    return json_response({"config": {}})
+                return json_response({"config": {"misc": {keyword: self.misc[keyword]}}})
+            return json_response({"config": {"misc": dict(self.misc)}})
+        return json_response({"config": {}})
+
+    def _mode_set_config(self, q: dict[str, str]) -> Response:
+        section, keyword = q.get("section"), (q.get("keyword") or q.get("name") or "")
+        if section == "categories" and keyword:
+            name = keyword.lower()
+            entry = self.categories.setdefault(name, self._category(name, ""))
+            for field in ("order", "pp", "script", "dir", "priority"):
+                if field in q:
+                    entry[field] = q[field]
+            return json_response({"config": {"categories": [entry]}})
+        if section == "misc" and keyword in self.misc:
+            self.misc[keyword] = q.get("value", self.misc[keyword])
+            return json_response({"config": {"misc": {keyword: self.misc[keyword]}}})
+        return json_response({"status": False, "error": "Config item does not exist"})
+
+    def _mode_del_config(self, q: dict[str, str]) -> Response:
+        if q.get("section") not in ("categories", "servers", "rss"):
+            return json_response({"status": False, "error": "not implemented"})
+        self.categories.pop(q.get("keyword") or "", None)
+        return json_response({"status": True})
+
+    def _mode_pause(self, q: dict[str, str]) -> Response:
+        self.paused = True
+        return json_response({"status": True})
+
+    def _mode_resume(self, q: dict[str, str]) -> Response:
+        self.paused = False
+        return json_response({"status": True})
