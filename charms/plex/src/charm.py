@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""The plex-k8s charm: Plex Media Server, claimed with a Juju user secret.
+
+Every event runs one holistic :meth:`PlexCharm._reconcile`:
+
+1. plan the Plex service under Pebble (directories on the ``config`` storage first);
+2. ask the server's anonymous ``/identity`` whether it is claimed;
+3. if not, read the claim token from the ``claim-token-secret`` user secret, exchange it
+   with plex.tv for the server's token, write that into ``Preferences.xml`` (every other
+   setting kept) and restart Plex; a token plex.tv refused is not tried again until the
+   secret changes (``juju update-secret`` fires ``secret-changed``);
+4. on the leader, once claimed, keep the owned secret ``plex-token`` equal to the token in
+   ``Preferences.xml`` (a new revision only when Plex's token changed), grant it to each
+   ``media-server`` relation and publish Plex's URL and the secret ID.
+
+A claimed server never uses the claim token again. Neither token is ever put into the
+Pebble environment, a log line, a status or a databag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+import ops
+from _plex import api, workload
+from _plex.preferences import MACHINE_ID, PROCESSED_ID, Preferences
+from charmarr_interfaces.http import WorkloadUnreachableError
+from charmarr_interfaces.media_server import TOKEN, MediaServerProvider, MediaServerProviderData
+from charmarr_interfaces.secrets import (
+    CharmarrError,
+    OwnedSecret,
+    SecretError,
+    WaitingError,
+    grant_and_publish_id,
+    read_user_secret,
+)
+from charmarr_interfaces.workload import ensure_layer, pull_text, service_url
+
+logger = logging.getLogger(__name__)
+
+CLAIM_OPTION = "claim-token-secret"
+CLAIM_KEY = "claim-token"
+TOKEN_LABEL = "plex-token"
+CLAIM_URL = "https://plex.tv/claim"
+
+CONFIRM_ATTEMPTS = 15
+CONFIRM_DELAY = 2.0
+"""After writing the token, poll /identity this often, this far apart, for claimed="1"."""
+
+
+class ClaimFailedError(CharmarrError):
+    """plex.tv refused the claim token; a fresh one is needed."""
+
+
+def _fingerprint(value: str) -> str:
+    """A one-way fingerprint of a claim token, to remember that it failed without storing it."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class PlexCharm(ops.CharmBase):
+    """Plex Media Server on Kubernetes."""
+
+    _stored = ops.StoredState()
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self._stored.set_default(failed_claim="", failed_reason="")
+        self._status: ops.StatusBase | None = None
+        self._server_token = ""
+        self.media_server = MediaServerProvider(self)
+        self.token_secret = OwnedSecret(
+            self,
+            TOKEN_LABEL,
+            lambda: {TOKEN: self._server_token},
+            description="Plex Media Server token (follows the token Plex holds)",
+        )
+        container = self.on[workload.CONTAINER]
+        for event in (
+            self.on.config_changed,
+            self.on.start,
+            self.on.upgrade_charm,
+            self.on.leader_elected,
+            self.on.update_status,
+            self.on.secret_changed,
+            self.on.config_storage_attached,
+            container.pebble_ready,
+            container.pebble_check_recovered,
+            self.on[self.media_server.endpoint].relation_joined,
+            self.on[self.media_server.endpoint].relation_changed,
+            self.on[self.media_server.endpoint].relation_broken,
+        ):
+            framework.observe(event, self._on_change)
+        framework.observe(self.on.secret_remove, self._on_secret_remove)
+        framework.observe(self.on.collect_unit_status, self._on_collect_unit_status)
+
+    # ----------------------------------------------------------------------------------------
+    # Events
+    # ----------------------------------------------------------------------------------------
+
+    def _on_change(self, _: ops.EventBase) -> None:
+        self._reconcile()
+
+    def _on_secret_remove(self, event: ops.SecretRemoveEvent) -> None:
+        """Prune a plex-token revision that no consumer tracks any more."""
+        if self.unit.is_leader() and event.secret.label == TOKEN_LABEL:
+            event.remove_revision()
+            logger.info("pruned revision %s of %s", event.revision, TOKEN_LABEL)
+
+    def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
+        if self._status is None:
+            self._reconcile()
+        assert self._status is not None
+        event.add_status(self._status)
+
+    # ----------------------------------------------------------------------------------------
+    # Reconcile
+    # ----------------------------------------------------------------------------------------
+
+    def _reconcile(self) -> None:
+        """Converge on the whole current state; record the resulting status."""
+        try:
+            self._status = self._converge()
+        except CharmarrError as e:
+            self._status = e.status
+        except ops.pebble.ConnectionError:
+            self._status = ops.WaitingStatus("waiting for Pebble in the plex container")
+        except (ops.pebble.APIError, ops.pebble.ChangeError) as e:
+            logger.warning("Pebble error in the plex container: %s", type(e).__name__)
+            self._status = ops.WaitingStatus(
+                f"Pebble error in the plex container ({type(e).__name__}); retrying"
+            )
+
+    def _converge(self) -> ops.StatusBase:
+        self.unit.set_ports(api.PORT)
+        container = self.unit.get_container(workload.CONTAINER)
+        self._ensure_service(container)
+        identity = self._identity(container)
+        prefs = Preferences.parse(pull_text(container, workload.PREFERENCES))
+        if not identity.claimed:
+            prefs = self._claim(container, identity, prefs)
+        if self.unit.is_leader():
+            self._share_token(prefs.token)
+        if self.config.get(CLAIM_OPTION):
+            return ops.ActiveStatus(
+                f"claimed; {CLAIM_OPTION} is no longer needed and may be removed"
+            )
+        return ops.ActiveStatus()
+
+    def _ensure_service(self, container: ops.Container) -> None:
+        """Plan the service; before its first start, create Plex's directories as 1000:1000."""
+        if workload.SERVICE not in container.get_plan().services:
+            for path in workload.DIRECTORIES:
+                container.make_dir(
+                    path,
+                    make_parents=True,
+                    user_id=workload.USER_ID,
+                    group_id=workload.GROUP_ID,
+                )
+        if ensure_layer(container, workload.LAYER, workload.layer()):
+            logger.info("planned the plex service")
+
+    def _identity(self, container: ops.Container) -> api.Identity:
+        """The server's identity; starts a stopped service when nothing answers."""
+        try:
+            return api.get_identity()
+        except WorkloadUnreachableError:
+            service = container.get_services(workload.SERVICE).get(workload.SERVICE)
+            if service is not None and not service.is_running():
+                container.start(workload.SERVICE)
+                logger.info("started the plex service, which was not running")
+            raise
+
+    # ----------------------------------------------------------------------------------------
+    # The claim
+    # ----------------------------------------------------------------------------------------
+
+    def _claim(
+        self, container: ops.Container, identity: api.Identity, prefs: Preferences
+    ) -> Preferences:
+        """Claim the unclaimed server with the user's claim token; return the new preferences.
+
+        Raises:
+            SecretError: the claim-token secret is unset, not granted, gone or lacks its key.
+            ClaimFailedError: plex.tv refused this token (now or in an earlier hook).
+            PlexTvUnreachableError: plex.tv did not answer; retried on the next hook.
+            WaitingError: claimed, but the restarted server has not confirmed it yet.
+        """
+        claim_token = self._read_claim_token()
+        uri = str(self.config.get(CLAIM_OPTION))
+        fingerprint = _fingerprint(claim_token)
+        if fingerprint == self._stored.failed_claim:
+            raise ClaimFailedError(self._claim_failed(uri, str(self._stored.failed_reason)))
+        client_identifier = prefs.ensure_identifiers()
+        try:
+            server_token = api.exchange_claim_token(
+                claim_token, client_identifier, identity.version
+            )
+        except api.ClaimRejectedError as e:
+            self._stored.failed_claim = fingerprint
+            self._stored.failed_reason = e.message
+            logger.warning("claim failed: %s", e.message)
+            raise ClaimFailedError(self._claim_failed(uri, e.message)) from None
+        self._stored.failed_claim = ""
+        self._stored.failed_reason = ""
+        prefs = self._write_server_token(container, prefs, server_token)
+        logger.info("plex.tv accepted the claim; plex restarted with its server token")
+        if not api.wait_until_claimed(CONFIRM_ATTEMPTS, CONFIRM_DELAY):
+            raise WaitingError("claimed with plex.tv; waiting for plex to restart and confirm")
+        return prefs
+
+    def _read_claim_token(self) -> str:
+        try:
+            content = read_user_secret(
+                self, CLAIM_OPTION, [CLAIM_KEY], example=f"{CLAIM_KEY}=<token>"
+            )
+        except SecretError as e:
+            if not self.config.get(CLAIM_OPTION):
+                raise SecretError(
+                    f"unclaimed: get a claim token at {CLAIM_URL} "
+                    f"(it lasts about 4 minutes), then {e.message}"
+                ) from None
+            raise
+        return content[CLAIM_KEY]
+
+    @staticmethod
+    def _claim_failed(uri: str, reason: str) -> str:
+        return (
+            f"claim failed: {reason}; claim tokens last about 4 minutes: get a fresh one at "
+            f"{CLAIM_URL} and run juju update-secret {uri} {CLAIM_KEY}=<token>"
+        )
+
+    def _write_server_token(
+        self, container: ops.Container, prefs: Preferences, server_token: str
+    ) -> Preferences:
+        """Stop Plex, store its token in Preferences.xml (all else kept), start it again."""
+        container.stop(workload.SERVICE)
+        try:
+            # Re-read: Plex may have saved its settings while stopping.
+            fresh = Preferences.parse(pull_text(container, workload.PREFERENCES))
+            for key in (MACHINE_ID, PROCESSED_ID):
+                if not fresh.attributes.get(key):
+                    fresh.attributes[key] = prefs.attributes[key]
+            fresh.attributes["PlexOnlineToken"] = server_token
+            container.push(
+                workload.PREFERENCES,
+                fresh.render(),
+                make_dirs=True,
+                user_id=workload.USER_ID,
+                group_id=workload.GROUP_ID,
+                permissions=0o600,
+            )
+        finally:
+            container.start(workload.SERVICE)
+        return fresh
+
+    # ----------------------------------------------------------------------------------------
+    # The plex-token secret and the media-server relations (leader)
+    # ----------------------------------------------------------------------------------------
+
+    def _share_token(self, server_token: str) -> None:
+        """Keep plex-token equal to Plex's token; grant and publish it on every relation."""
+        if not server_token:
+            raise WaitingError("plex says it is claimed; waiting for it to save PlexOnlineToken")
+        self._server_token = server_token
+        state = self.token_secret.ensure(None)
+        if state.content.get(TOKEN) != server_token:
+            revision = self.token_secret.publish(state, {TOKEN: server_token})
+            logger.info("%s: revision %s (Plex's token changed)", TOKEN_LABEL, revision)
+        url = service_url(self, api.PORT)
+        for relation in self.media_server.relations:
+            published = self.media_server.published(relation).get("token_secret_id")
+            try:
+                published_id = json.loads(published) if published else None
+            except ValueError:
+                published_id = None
+            secret_id = grant_and_publish_id(state, relation, published_id)
+            if secret_id is not None:
+                self.media_server.publish(
+                    relation, MediaServerProviderData(url=url, token_secret_id=secret_id)
+                )
+
+
+if __name__ == "__main__":  # pragma: nocover
+    ops.main(PlexCharm)
