@@ -1,0 +1,1 @@
+"""Helpers of the gluetun-k8s charm: options, workload files and layers, control server."""

@@ -1,0 +1,519 @@
+#!/usr/bin/env python3
+"""gluetun-k8s: Charmarr's VPN gateway (Gluetun + a SOCKS5 server in one pod).
+
+One holistic reconcile converges the pod on what Juju holds: the VPN credentials from the
+operator's user secret, the proxy credentials and one control-API key per vpn-gateway
+relation (secrets this charm owns), and the options. Secrets reach the workloads as
+files only. Control keys whose relation is gone are found by listing the roles in the
+control server's auth file (ADR-001), never from relation-broken's event data.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import ops
+from _gluetun import control, pod
+from _gluetun.config import (
+    CREDENTIALS_OPTION,
+    EXAMPLES,
+    OPTIONAL_KEYS,
+    REQUIRED_KEYS,
+    VpnSettings,
+    parse_settings,
+    parse_vpn_type,
+)
+from _gluetun.workload import (
+    AUTH_FILE,
+    CONTROL_PORT,
+    GLUETUN,
+    HTTP_PROXY_PORT,
+    SECRET_FILES,
+    SECRETS_DIR,
+    SOCKS5,
+    SOCKS5_CONFIG,
+    SOCKS5_PORT,
+    AuthFile,
+    gluetun_files,
+    gluetun_layer,
+    socks5_config,
+    socks5_layer,
+    stamp,
+)
+from charmarr_interfaces.secrets import (
+    ROTATION_OPTION,
+    CharmarrError,
+    CredentialRotation,
+    InvalidConfigError,
+    OwnedSecret,
+    OwnedState,
+    WaitingError,
+    generate_token,
+    grant_and_publish_id,
+    parse_rotation_interval,
+    read_user_secret,
+)
+from charmarr_interfaces.vpn_gateway import VpnGatewayProvider, VpnGatewayProviderData
+from charmarr_interfaces.workload import pull_text, service_url
+from ops import pebble
+
+logger = logging.getLogger(__name__)
+
+PROXY_LABEL = "gluetun-proxy-credentials"
+CONTROL_LABEL_PREFIX = "gluetun-control-"
+PROXY_USERNAME = "charmarr"
+ROOT = 0
+WORKLOAD_ID = 1000
+
+
+def control_label(relation_id: int) -> str:
+    """The label of the control-key secret made for one vpn-gateway relation."""
+    return f"{CONTROL_LABEL_PREFIX}{relation_id}"
+
+
+def _relation_id_of_label(label: str) -> int | None:
+    suffix = label.removeprefix(CONTROL_LABEL_PREFIX)
+    return int(suffix) if suffix != label and suffix.isdigit() else None
+
+
+def _new_proxy_credentials() -> dict[str, str]:
+    return {"username": PROXY_USERNAME, "password": generate_token()}
+
+
+def _new_control_key() -> dict[str, str]:
+    return {"api-key": generate_token()}
+
+
+@dataclass
+class Inputs:
+    """Everything reconcile read from Juju in this hook."""
+
+    settings: VpnSettings | None = None
+    credentials: dict[str, str] | None = None
+    proxy: OwnedState | None = None
+    controls: dict[int, OwnedState] = field(default_factory=dict)
+    live: list[ops.Relation] = field(default_factory=list)
+    problems: list[CharmarrError] = field(default_factory=list)
+
+    @property
+    def runnable(self) -> bool:
+        """Whether Gluetun can be configured (options, VPN and proxy credentials known)."""
+        return self.settings is not None and self.credentials is not None and bool(self.proxy)
+
+
+@dataclass
+class Applied:
+    """What the workload step found and did."""
+
+    charm_key: str = ""
+    gluetun_running: bool = False
+    socks5_running: bool = False
+
+
+class GluetunCharm(ops.CharmBase):
+    """Gluetun and a SOCKS5 server, wired to qBittorrent, SABnzbd and Prowlarr by secret ID."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.vpn_gateway = VpnGatewayProvider(self)
+        self._proxy = OwnedSecret(
+            self,
+            PROXY_LABEL,
+            _new_proxy_credentials,
+            description="Credentials of Gluetun's HTTP and SOCKS5 proxies",
+        )
+        self._rotation = CredentialRotation(
+            self,
+            secrets=self._owned_secret,
+            rotate=self._rotate,
+            action_label=PROXY_LABEL,
+            after=self._reconcile,
+        )
+        self._problems: list[CharmarrError] = []
+        self._vpn: control.VpnState | None = None
+        self._settings: VpnSettings | None = None
+        self._reconciled = False
+        for event in (
+            self.on.config_changed,
+            self.on.upgrade_charm,
+            self.on.start,
+            self.on.leader_elected,
+            self.on.update_status,
+            self.on.secret_changed,
+            self.on[GLUETUN].pebble_ready,
+            self.on[SOCKS5].pebble_ready,
+            self.on["vpn-gateway"].relation_created,
+            self.on["vpn-gateway"].relation_joined,
+            self.on["vpn-gateway"].relation_changed,
+            self.on["vpn-gateway"].relation_broken,
+        ):
+            framework.observe(event, self._on_event)
+        framework.observe(self.on.collect_unit_status, self._on_collect_status)
+
+    # -----------------------------------------------------------------------------------------
+    # Events
+    # -----------------------------------------------------------------------------------------
+
+    def _on_event(self, _: ops.EventBase) -> None:
+        self._reconcile()
+
+    def _on_collect_status(self, event: ops.CollectStatusEvent) -> None:
+        if not self._reconciled:
+            self._reconcile()
+        for problem in self._problems:
+            event.add_status(problem.status)
+        vpn, settings = self._vpn, self._settings
+        if vpn is not None and not vpn.connected:
+            state = vpn.status or "down"
+            event.add_status(ops.WaitingStatus(f"VPN {state}: waiting for the tunnel"))
+        elif vpn is not None and settings is not None:
+            ip = vpn.public_ip or "unknown"
+            event.add_status(
+                ops.ActiveStatus(f"VPN connected via {settings.provider}, public IP {ip}")
+            )
+        else:
+            event.add_status(ops.WaitingStatus("waiting for Gluetun"))
+
+    # -----------------------------------------------------------------------------------------
+    # Reconcile
+    # -----------------------------------------------------------------------------------------
+
+    def _reconcile(self) -> None:
+        """Converge secrets, workload files, layers and relation data on the current state."""
+        self._reconciled = True
+        self._vpn = None
+        pod.ensure_tunnel_privileges(self)
+        self.unit.set_ports(CONTROL_PORT, HTTP_PROXY_PORT, SOCKS5_PORT)
+        inputs = self._read_inputs()
+        self._problems = inputs.problems
+        self._settings = inputs.settings
+        applied: Applied | None = None
+        try:
+            applied = self._apply(inputs)
+        except CharmarrError as e:
+            self._problems.append(e)
+        if applied is not None and applied.gluetun_running:
+            try:
+                self._vpn = control.vpn_state(applied.charm_key)
+            except CharmarrError as e:
+                self._problems.append(e)
+        self._publish(inputs)
+
+    def _read_inputs(self) -> Inputs:
+        inputs = Inputs(live=self.vpn_gateway.relations)
+        policy: ops.SecretRotate | None = None
+        try:
+            policy = parse_rotation_interval(self.config.get(ROTATION_OPTION, "monthly"))
+        except InvalidConfigError as e:
+            inputs.problems.append(e)
+        vpn_type: str | None = None
+        try:
+            vpn_type = parse_vpn_type(self.config.get("vpn-type", "wireguard"))
+            inputs.settings = parse_settings(self.config, self.app.name)
+        except InvalidConfigError as e:
+            inputs.problems.append(e)
+        if vpn_type is not None:
+            try:
+                content = read_user_secret(
+                    self, CREDENTIALS_OPTION, REQUIRED_KEYS[vpn_type], example=EXAMPLES[vpn_type]
+                )
+                wanted = (*REQUIRED_KEYS[vpn_type], *OPTIONAL_KEYS[vpn_type])
+                inputs.credentials = {k: content[k] for k in wanted if content.get(k)}
+            except CharmarrError as e:
+                inputs.problems.append(e)
+        try:
+            inputs.proxy = self._proxy.ensure(policy)
+        except CharmarrError as e:
+            inputs.problems.append(e)
+        for relation in inputs.live:
+            try:
+                inputs.controls[relation.id] = self._control_secret(relation.id).ensure(policy)
+            except CharmarrError as e:
+                inputs.problems.append(e)
+        return inputs
+
+    def _control_secret(self, relation_id: int) -> OwnedSecret:
+        return OwnedSecret(
+            self,
+            control_label(relation_id),
+            _new_control_key,
+            description=f"Gluetun control-server key for vpn-gateway relation {relation_id}",
+        )
+
+    def _owned_secret(self, label: str) -> OwnedSecret | None:
+        """The owned secret ``label`` names, for rotation and pruning (live relations only)."""
+        if label == PROXY_LABEL:
+            return self._proxy
+        relation_id = _relation_id_of_label(label)
+        if relation_id is None:
+            return None
+        if relation_id not in {r.id for r in self.vpn_gateway.relations}:
+            return None
+        return self._control_secret(relation_id)
+
+    # -----------------------------------------------------------------------------------------
+    # Workload
+    # -----------------------------------------------------------------------------------------
+
+    def _apply(
+        self,
+        inputs: Inputs,
+        *,
+        proxy: dict[str, str] | None = None,
+        control_keys: dict[int, str] | None = None,
+    ) -> Applied:
+        """Write files and layers for ``inputs`` (``proxy``/``control_keys`` override them).
+
+        Restarts a service only when its files changed; removes the control secrets and
+        roles of relations that are gone. The auth file goes last: its stamps record what
+        was written, so a hook that fails half-way writes again next time.
+
+        Raises:
+            WaitingError: a container is not reachable yet.
+        """
+        gluetun = self.unit.get_container(GLUETUN)
+        socks = self.unit.get_container(SOCKS5)
+        try:
+            current_text = pull_text(gluetun, AUTH_FILE)
+            gluetun_plan = gluetun.get_plan()
+        except pebble.ConnectionError:
+            raise WaitingError("waiting for the gluetun container") from None
+        current = AuthFile.parse(current_text)
+        self._remove_orphans(current, inputs)
+
+        relation_keys = {rid: st.content.get("api-key", "") for rid, st in inputs.controls.items()}
+        relation_keys.update(control_keys or {})
+        wanted = AuthFile(
+            charm_key=current.charm_key or generate_token(),
+            relation_keys={rid: key for rid, key in relation_keys.items() if key},
+            stamps=dict(current.stamps),
+        )
+        roles_changed = (wanted.charm_key, wanted.relation_keys) != (
+            current.charm_key,
+            current.relation_keys,
+        )
+        proxy = proxy or (inputs.proxy.content if inputs.proxy else None)
+        result = Applied(charm_key=wanted.charm_key)
+
+        layer: pebble.LayerDict | None = None
+        gluetun_changed = False
+        try:
+            if inputs.settings is not None and inputs.credentials is not None and proxy:
+                files = gluetun_files(inputs.settings, inputs.credentials, proxy)
+                layer = gluetun_layer(inputs.settings, files)
+                digest = stamp(files)
+                if GLUETUN not in gluetun_plan.services or current.stamps.get(GLUETUN) != digest:
+                    self._push_gluetun_files(gluetun, files)
+                    wanted.stamps[GLUETUN] = digest
+                    gluetun_changed = True
+            result.gluetun_running = layer is not None or GLUETUN in gluetun_plan.services
+        except pebble.ConnectionError:
+            raise WaitingError("waiting for the gluetun container") from None
+
+        # The SOCKS5 server only runs behind a configured Gluetun, whose firewall keeps its
+        # traffic in the tunnel.
+        socks_plan: pebble.Plan | None = None
+        socks_changed = False
+        if result.gluetun_running and proxy:
+            config = socks5_config(proxy)
+            digest = stamp({"3proxy.cfg": config})
+            try:
+                socks_plan = socks.get_plan()
+                if SOCKS5 not in socks_plan.services or current.stamps.get(SOCKS5) != digest:
+                    socks.push(
+                        SOCKS5_CONFIG,
+                        config,
+                        make_dirs=True,
+                        permissions=0o600,
+                        user_id=WORKLOAD_ID,
+                        group_id=WORKLOAD_ID,
+                    )
+                    wanted.stamps[SOCKS5] = digest
+                    socks_changed = True
+            except pebble.ConnectionError:
+                raise WaitingError("waiting for the socks5 container") from None
+
+        try:
+            text = wanted.render()
+            if text != current_text:
+                gluetun.push(
+                    AUTH_FILE, text, make_dirs=True, permissions=0o600, user_id=ROOT, group_id=ROOT
+                )
+            if layer is not None:
+                replanned = _ensure_layer(gluetun, gluetun_plan, GLUETUN, layer)
+                if (gluetun_changed or roles_changed) and not replanned:
+                    gluetun.restart(GLUETUN)
+            elif result.gluetun_running and roles_changed:
+                # Options or credentials are unusable: the last good configuration keeps
+                # running, but a new or removed role still needs the auth file reloaded.
+                gluetun.restart(GLUETUN)
+        except pebble.ConnectionError:
+            raise WaitingError("waiting for the gluetun container") from None
+        except (pebble.APIError, pebble.ChangeError) as e:
+            problem = f"gluetun did not restart ({type(e).__name__}); will retry"
+            raise WaitingError(problem) from None
+
+        if socks_plan is not None:
+            try:
+                replanned = _ensure_layer(socks, socks_plan, SOCKS5, socks5_layer())
+                if socks_changed and not replanned:
+                    socks.restart(SOCKS5)
+            except pebble.ConnectionError:
+                raise WaitingError("waiting for the socks5 container") from None
+            except (pebble.APIError, pebble.ChangeError) as e:
+                raise WaitingError(
+                    f"socks5 did not restart ({type(e).__name__}); will retry"
+                ) from None
+            result.socks5_running = True
+        return result
+
+    def _push_gluetun_files(self, gluetun: ops.Container, files: dict[str, str]) -> None:
+        for name, content in files.items():
+            gluetun.push(
+                f"{SECRETS_DIR}/{name}",
+                content,
+                make_dirs=True,
+                permissions=0o600,
+                user_id=ROOT,
+                group_id=ROOT,
+            )
+        # Files of the other vpn-type (or optional keys the secret no longer holds) go, so
+        # that no stale credential stays on disk or is picked up from a default path.
+        stale = set(SECRET_FILES.values()) - set(files)
+        for info in gluetun.list_files(SECRETS_DIR):
+            if info.name in stale:
+                gluetun.remove_path(info.path)
+
+    def _remove_orphans(self, current: AuthFile, inputs: Inputs) -> None:
+        """Delete control secrets whose relation is gone (leader); their roles go with them.
+
+        The auth file's roles are the record of which relations got a key; a relation
+        that is no longer live loses its role (every unit) and its secret (leader).
+        """
+        live = {r.id for r in inputs.live}
+        for relation_id in sorted(set(current.relation_keys) - live):
+            if self.unit.is_leader():
+                try:
+                    if self._control_secret(relation_id).remove():
+                        logger.info("removed %s: its relation is gone", control_label(relation_id))
+                except ops.ModelError as e:
+                    inputs.problems.append(
+                        WaitingError(f"could not remove {control_label(relation_id)}: {e}")
+                    )
+
+    # -----------------------------------------------------------------------------------------
+    # Relation data
+    # -----------------------------------------------------------------------------------------
+
+    def _publish(self, inputs: Inputs) -> None:
+        if not self.unit.is_leader() or inputs.proxy is None:
+            return
+        vpn = self._vpn
+        for relation in inputs.live:
+            state = inputs.controls.get(relation.id)
+            if state is None:
+                continue
+            proxy_id = grant_and_publish_id(
+                inputs.proxy,
+                relation,
+                self.vpn_gateway.published_value(relation, "proxy_credentials_secret_id"),
+            )
+            control_id = grant_and_publish_id(
+                state, relation, self.vpn_gateway.published_value(relation, "control_secret_id")
+            )
+            if proxy_id is None or control_id is None:
+                continue
+            data = VpnGatewayProviderData(
+                http_proxy_url=service_url(self, HTTP_PROXY_PORT),
+                socks5_proxy_url=service_url(self, SOCKS5_PORT, scheme="socks5"),
+                control_url=service_url(self, CONTROL_PORT),
+                proxy_credentials_secret_id=proxy_id,
+                control_secret_id=control_id,
+                connected=bool(vpn and vpn.connected),
+                public_ip=vpn.public_ip if vpn and vpn.connected else None,
+            )
+            self.vpn_gateway.publish(relation, data)
+
+    # -----------------------------------------------------------------------------------------
+    # Rotation
+    # -----------------------------------------------------------------------------------------
+
+    def _rotate(self, label: str, current: dict[str, str]) -> dict[str, str]:
+        """Apply a new credential to the workload, confirm it, and return it (not published)."""
+        inputs = self._read_inputs()
+        if not inputs.runnable:
+            first = inputs.problems[0].message if inputs.problems else "Gluetun is not configured"
+            raise CharmarrError(f"Gluetun must be running to rotate: {first}")
+        if label == PROXY_LABEL:
+            new = {"username": current.get("username") or PROXY_USERNAME, "password": ""}
+            new["password"] = generate_token()
+            self._apply_and_confirm(inputs, proxy=new)
+        else:
+            relation_id = _relation_id_of_label(label)
+            if relation_id is None:
+                raise CharmarrError(f"{label} is not a secret this charm rotates")
+            new = _new_control_key()
+            self._apply_and_confirm(inputs, control_keys={relation_id: new["api-key"]})
+        return new
+
+    def _apply_and_confirm(
+        self,
+        inputs: Inputs,
+        *,
+        proxy: dict[str, str] | None = None,
+        control_keys: dict[int, str] | None = None,
+    ) -> None:
+        try:
+            applied = self._apply(inputs, proxy=proxy, control_keys=control_keys)
+            self._confirm(applied, control_keys)
+        except CharmarrError:
+            # Put the old credential back so consumers keep working; publish nothing.
+            try:
+                self._apply(inputs)
+            except CharmarrError as e:
+                logger.warning("could not restore the previous credential: %s", e.message)
+            raise
+
+    def _confirm(self, applied: Applied, control_keys: dict[int, str] | None) -> None:
+        """Both proxies run again and the control server takes the (new) keys."""
+        services = {
+            **self.unit.get_container(GLUETUN).get_services(GLUETUN),
+            **self.unit.get_container(SOCKS5).get_services(SOCKS5),
+        }
+        for name in (GLUETUN, SOCKS5):
+            if name not in services or not services[name].is_running():
+                raise WaitingError(f"{name} did not come back after the restart")
+        for key in [applied.charm_key, *(control_keys or {}).values()]:
+            if not control.accepts(key):
+                raise WaitingError("the gluetun control server did not accept the new key")
+
+
+def _same(current: dict[str, object], new: dict[str, object]) -> bool:
+    a, b = dict(current), dict(new)
+    a.pop("override", None)
+    b.pop("override", None)
+    return a == b
+
+
+def _ensure_layer(
+    container: ops.Container, plan: pebble.Plan, name: str, layer: pebble.LayerDict
+) -> bool:
+    """Add ``layer`` and replan unless ``plan`` already has it; True if replanned."""
+    wanted = pebble.Layer(layer)
+    up_to_date = all(
+        key in plan.services and _same(dict(plan.services[key].to_dict()), dict(svc.to_dict()))
+        for key, svc in wanted.services.items()
+    ) and all(
+        key in plan.checks and _same(dict(plan.checks[key].to_dict()), dict(chk.to_dict()))
+        for key, chk in wanted.checks.items()
+    )
+    if up_to_date:
+        return False
+    container.add_layer(name, wanted, combine=True)
+    container.replan()
+    return True
+
+
+if __name__ == "__main__":  # pragma: nocover
+    ops.main(GluetunCharm)
