@@ -1,0 +1,440 @@
+#!/usr/bin/env python3
+"""qbittorrent-k8s: qBittorrent with generated, rotated WebUI credentials and a VPN by default.
+
+One holistic reconcile per hook (see CONTRIBUTING.md):
+
+1. the leader keeps the ``qbittorrent-credentials`` secret (username, password) and its
+   rotate policy; every unit reads it;
+2. the leader grants it to every ``download-client`` relation and publishes the URL,
+   kind and secret ID;
+3. the VPN decision: with ``require-vpn`` and no connected gateway the daemon is stopped
+   (fail closed) and the Pebble service is not started on boot either;
+4. ``qBittorrent.conf`` carries the PBKDF2 hash of the secret's password; the hash is
+   verified, not compared, so it is rewritten (with the service stopped) only when the
+   password differs;
+5. through the WebUI API: the proxy preferences follow the gateway, and each requirer
+   gets its category under ``/data/downloads/<category>``; managed orphans go.
+
+Rotation (``secret-rotate`` and ``rotate-credentials``) changes the password through the
+running app and confirms it before the new revision is published; with the app down it
+rewrites the conf, restarts and confirms instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import ops
+from _qbittorrent import config as conf
+from _qbittorrent import desired
+from _qbittorrent.api import (
+    LoginRejectedError,
+    QBittorrentClient,
+    WorkloadUnreachableError,
+)
+from _qbittorrent.layer import GROUP_ID, PORT, SERVICE, USER_ID, pebble_layer
+from charmarr_interfaces import workload
+from charmarr_interfaces.download_client import (
+    DownloadClientProvider,
+    DownloadClientProviderData,
+)
+from charmarr_interfaces.relation import InvalidRelationData
+from charmarr_interfaces.secrets import (
+    CharmarrError,
+    CredentialRotation,
+    OwnedSecret,
+    OwnedState,
+    WaitingError,
+    generate_token,
+    grant_and_publish_id,
+    parse_rotation_interval,
+)
+from charmarr_interfaces.vpn_gateway import (
+    Gateway,
+    VpnDecision,
+    VpnGatewayRequirer,
+    decide,
+    read_gateway,
+)
+from ops import pebble
+
+logger = logging.getLogger(__name__)
+
+CONTAINER = "qbittorrent"
+LOCAL_URL = f"http://localhost:{PORT}"
+SECRET_LABEL = "qbittorrent-credentials"
+USERNAME = "admin"
+
+RESTART_TIMEOUT = 30.0
+"""Seconds a rotation with the app down waits for qBittorrent to answer after a restart."""
+_sleep = time.sleep
+
+
+def _generate_credentials() -> dict[str, str]:
+    return {"username": USERNAME, "password": generate_token(16)}
+
+
+@dataclass
+class _Report:
+    """What one reconcile found, for collect-status."""
+
+    problems: list[CharmarrError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class QBittorrentCharm(ops.CharmBase):
+    """Charm the qBittorrent BitTorrent client."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self._downloads = DownloadClientProvider(self)
+        self._vpn = VpnGatewayRequirer(self)
+        self._credentials = OwnedSecret(
+            self,
+            SECRET_LABEL,
+            _generate_credentials,
+            description="qBittorrent WebUI credentials (username, password)",
+        )
+        self._rotation = CredentialRotation(
+            self,
+            secrets=lambda label: self._credentials if label == SECRET_LABEL else None,
+            rotate=self._rotate,
+            action_label=SECRET_LABEL,
+            after=self._reconcile,
+        )
+        self._report: _Report | None = None
+        self._refresh_consumed = False
+
+        for event in (
+            self.on.config_changed,
+            self.on.upgrade_charm,
+            self.on.start,
+            self.on.leader_elected,
+            self.on.update_status,
+            self.on[CONTAINER].pebble_ready,
+            self.on.config_storage_attached,
+            self.on["download-client"].relation_joined,
+            self.on["download-client"].relation_changed,
+            self.on["download-client"].relation_departed,
+            self.on["download-client"].relation_broken,
+            self.on["vpn-gateway"].relation_joined,
+            self.on["vpn-gateway"].relation_changed,
+            self.on["vpn-gateway"].relation_broken,
+        ):
+            framework.observe(event, self._on_change)
+        framework.observe(self.on.secret_changed, self._on_secret_changed)
+        framework.observe(self.on.collect_unit_status, self._on_collect_unit_status)
+
+    # ------------------------------------------------------------------------------------
+    # Events
+    # ------------------------------------------------------------------------------------
+
+    def _on_change(self, _: ops.EventBase) -> None:
+        self._reconcile()
+
+    def _on_secret_changed(self, _: ops.SecretChangedEvent) -> None:
+        self._refresh_consumed = True
+        self._reconcile()
+
+    def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
+        if self._report is None:
+            self._reconcile()
+        report = self._report or _Report()
+        for problem in report.problems:
+            event.add_status(problem.status)
+        event.add_status(ops.ActiveStatus("; ".join(report.notes)))
+
+    # ------------------------------------------------------------------------------------
+    # Reconcile
+    # ------------------------------------------------------------------------------------
+
+    def _reconcile(self) -> None:
+        report = _Report()
+        self._report = report
+        try:
+            self._converge(report)
+        except CharmarrError as e:
+            report.problems.append(e)
+        except pebble.ConnectionError:
+            report.problems.append(WaitingError("waiting for the qbittorrent container"))
+        except (pebble.APIError, pebble.ChangeError) as e:
+            logger.warning("Pebble refused a request: %s", type(e).__name__)
+            report.problems.append(WaitingError("Pebble refused a request; retrying later"))
+
+    def _converge(self, report: _Report) -> None:
+        policy = parse_rotation_interval(self.config.get("rotation-interval", "monthly"))
+        require_vpn = self.config.get("require-vpn", True)
+        if not isinstance(require_vpn, bool):
+            raise CharmarrError("invalid require-vpn: use true or false")
+        state = self._credentials.ensure(policy)
+        username, password = _credentials_of(state.content)
+
+        self._publish(state)
+
+        gateway, decision, keep_proxy = self._vpn_decision(require_vpn, report)
+        self.unit.set_ports(PORT)
+        container = self.unit.get_container(CONTAINER)
+        running = self._ensure_workload(container, username, password, decision.allow_downloads)
+        if not decision.allow_downloads:
+            return
+        if not running:
+            raise WaitingError("waiting for qbittorrent to start")
+
+        client = QBittorrentClient(LOCAL_URL)
+        client.login(username, password)
+        version = client.version()
+        if not keep_proxy:
+            changes = desired.proxy_changes(client.preferences(), version, gateway)
+            if changes:
+                client.set_preferences(changes)
+                logger.info("proxy preferences updated: %s", ", ".join(sorted(changes)))
+        report.notes.append(decision.note or "no VPN (require-vpn=false)")
+        self._reconcile_categories(client, report)
+
+    def _publish(self, state: OwnedState) -> None:
+        """Grant the secret to each download-client relation and publish (leader only)."""
+        if not self.unit.is_leader():
+            return
+        url = workload.service_url(self, PORT)
+        for relation in self._downloads.relations:
+            published = self._downloads.published_value(relation, "credentials_secret_id")
+            secret_id = grant_and_publish_id(state, relation, published)
+            if secret_id is None:
+                continue
+            self._downloads.publish(
+                relation,
+                DownloadClientProviderData(
+                    url=url, kind="qbittorrent", credentials_secret_id=secret_id
+                ),
+            )
+
+    def _vpn_decision(
+        self, require_vpn: bool, report: _Report
+    ) -> tuple[Gateway | None, VpnDecision, bool]:
+        """(usable gateway, decision, keep the proxy preferences as they are)."""
+        try:
+            gateway = read_gateway(self, self._vpn, refresh=self._refresh_consumed)
+        except CharmarrError as e:
+            if require_vpn:
+                return None, VpnDecision(False, e), True
+            # Downloads may go on without the VPN; leave the proxy as it is until the
+            # gateway's data can be read again.
+            report.problems.append(e)
+            return None, VpnDecision(True, None, "VPN unusable"), True
+        decision = decide(self.app.name, require_vpn, gateway)
+        if decision.problem is not None:
+            report.problems.append(decision.problem)
+        return gateway, decision, False
+
+    def _ensure_workload(
+        self, container: ops.Container, username: str, password: str, allowed: bool
+    ) -> bool:
+        """Conf, layer and service state; returns whether the service runs.
+
+        Three Pebble calls when nothing changes (plan, services, conf); the conf is
+        rewritten only with the service stopped, because qBittorrent rewrites its conf
+        from memory on exit.
+        """
+        layer = pebble_layer(allowed)
+        plan = container.get_plan()
+        services = container.get_services(SERVICE)
+        running = SERVICE in services and services[SERVICE].is_running()
+        current = workload.pull_text(container, conf.CONF_PATH)
+        if not conf.credentials_match(current, username, password):
+            if running:
+                container.stop(SERVICE)
+                running = False
+            self._push_conf(container, conf.render(current, username, password))
+            logger.info("wrote the WebUI credentials to qBittorrent.conf")
+        layer_changed = _layer_differs(plan, layer)
+        if layer_changed:
+            container.add_layer(SERVICE, layer, combine=True)
+        if allowed:
+            if layer_changed:
+                container.replan()
+                running = True
+            elif not running:
+                container.start(SERVICE)
+                running = True
+        elif running:
+            container.stop(SERVICE)
+            logger.info("qbittorrent stopped: downloads are not allowed without the VPN")
+            running = False
+        return running
+
+    def _push_conf(self, container: ops.Container, text: str) -> None:
+        container.push(
+            conf.CONF_PATH,
+            text,
+            make_dirs=True,
+            user_id=USER_ID,
+            group_id=GROUP_ID,
+            permissions=0o600,
+        )
+
+    def _reconcile_categories(self, client: QBittorrentClient, report: _Report) -> None:
+        wanted: set[str] = set()
+        served: set[int] = set()
+        for remote in self._downloads.read():
+            if isinstance(remote, InvalidRelationData):
+                report.problems.append(CharmarrError(remote.message))
+                served.add(remote.relation.id)
+                continue
+            wanted.add(remote.data.category)
+            served.add(remote.relation.id)
+        for relation in self._downloads.relations:
+            if relation.id not in served and relation.app is not None:
+                report.problems.append(
+                    WaitingError(f"waiting for {relation.app.name} to ask for a category")
+                )
+        plan = desired.plan_categories(wanted, client.categories())
+        for name, path in plan.create.items():
+            client.create_category(name, path)
+            logger.info("created category %s", name)
+        if plan.delete:
+            client.remove_categories(plan.delete)
+            logger.info("removed categories %s", ", ".join(plan.delete))
+        if wanted:
+            report.notes.append(f"categories: {', '.join(sorted(wanted))}")
+        for name in plan.user_owned:
+            report.notes.append(
+                f"category {name} has another save path than "
+                f"{desired.category_path(name)}: left as the user's"
+            )
+
+    # ------------------------------------------------------------------------------------
+    # Rotation
+    # ------------------------------------------------------------------------------------
+
+    def _rotate(self, label: str, current: dict[str, str]) -> dict[str, str]:
+        """Apply a new password to qBittorrent, confirm it, return the new content.
+
+        Through the API when the app answers (no restart); otherwise by rewriting the
+        conf and restarting. Nothing is published unless qBittorrent accepts the new
+        password and refuses the old one.
+        """
+        try:
+            return self._rotate_password(label, current)
+        except (pebble.ConnectionError, pebble.APIError, pebble.ChangeError):
+            raise WaitingError("the qbittorrent container did not answer Pebble") from None
+
+    def _rotate_password(self, label: str, current: dict[str, str]) -> dict[str, str]:
+        username, old = _credentials_of(current)
+        new = generate_token(16)
+        container = self.unit.get_container(CONTAINER)
+        client = QBittorrentClient(LOCAL_URL)
+        try:
+            client.login(username, old)
+            client.set_preferences({"web_ui_password": new})
+        except WorkloadUnreachableError:
+            self._rotate_offline(container, username, old, new)
+        except LoginRejectedError:
+            raise CharmarrError(
+                "qbittorrent refused the current password; the next hook re-applies it"
+            ) from None
+        else:
+            _confirm(username, old, new)
+            # qBittorrent writes its own hash of the new password to the conf in a
+            # moment; write ours now so the next reconcile finds a matching conf
+            # instead of restarting. Both hashes verify the same password.
+            current_conf = workload.pull_text(container, conf.CONF_PATH)
+            if not conf.credentials_match(current_conf, username, new):
+                self._push_conf(container, conf.render(current_conf, username, new))
+        logger.info("qbittorrent accepted the new password of %s", label)
+        return {"username": username, "password": new}
+
+    def _rotate_offline(self, container: ops.Container, username: str, old: str, new: str) -> None:
+        """Rotate with the app not answering: conf first, restart, confirm."""
+        services = container.get_services(SERVICE)
+        running = SERVICE in services and services[SERVICE].is_running()
+        plan = container.get_plan()
+        fail_closed = SERVICE in plan.services and plan.services[SERVICE].startup == "disabled"
+        if running:
+            container.stop(SERVICE)
+        current = workload.pull_text(container, conf.CONF_PATH)
+        self._push_conf(container, conf.render(current, username, new))
+        if fail_closed:
+            # Stopped on purpose (no VPN): qBittorrent reads the conf when allowed to
+            # start again. Confirm what it will read.
+            if not conf.credentials_match(
+                workload.pull_text(container, conf.CONF_PATH), username, new
+            ):
+                raise CharmarrError("qBittorrent.conf did not keep the new password")
+            return
+        container.start(SERVICE)
+        _wait_until_answering()
+        _confirm(username, old, new)
+
+
+# ----------------------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------------------
+
+
+def _credentials_of(content: dict[str, str]) -> tuple[str, str]:
+    username = content.get("username") or ""
+    password = content.get("password") or ""
+    if not username or not password:
+        raise CharmarrError(
+            f"secret {SECRET_LABEL} lacks username or password; "
+            "juju run qbittorrent/leader rotate-credentials"
+        )
+    return username, password
+
+
+def _confirm(username: str, old: str, new: str) -> None:
+    """The new password logs in and the old one does not (fresh sessions).
+
+    New first: a successful login resets qBittorrent's failed-login count, so the one
+    expected failure (the old password) is the only one outstanding, and the next hook's
+    login clears it. A rotation never costs more than one failed login.
+    """
+    if not QBittorrentClient(LOCAL_URL).try_login(username, new):
+        raise CharmarrError("qbittorrent did not accept the new password; old one kept")
+    if QBittorrentClient(LOCAL_URL).try_login(username, old):
+        raise CharmarrError("qbittorrent still accepts the old password; rotation undone")
+
+
+def _wait_until_answering() -> None:
+    """Wait (bounded in time and tries) until the WebUI answers its anonymous page."""
+    from charmarr_interfaces.http import HttpClient, WorkloadHttpError
+
+    probe = HttpClient(LOCAL_URL, name="qbittorrent", timeout=2.0)
+    deadline = time.monotonic() + RESTART_TIMEOUT
+    for _ in range(int(RESTART_TIMEOUT * 2) + 1):
+        try:
+            probe.request("GET", "/")
+            return
+        except (WorkloadUnreachableError, WorkloadHttpError):
+            if time.monotonic() >= deadline:
+                break
+            _sleep(0.5)
+    raise WaitingError("qbittorrent did not answer after the restart; old password kept")
+
+
+def _layer_differs(plan: pebble.Plan, layer: pebble.LayerDict) -> bool:
+    wanted = pebble.Layer(layer)
+    for name, service in wanted.services.items():
+        have = plan.services.get(name)
+        if have is None or _without_override(have.to_dict()) != _without_override(
+            service.to_dict()
+        ):
+            return True
+    for name, check in wanted.checks.items():
+        have = plan.checks.get(name)
+        if have is None or _without_override(have.to_dict()) != _without_override(check.to_dict()):
+            return True
+    return False
+
+
+def _without_override(data: Mapping[str, object]) -> dict[str, object]:
+    result = dict(data)
+    result.pop("override", None)
+    return result
+
+
+if __name__ == "__main__":  # pragma: nocover
+    ops.main(QBittorrentCharm)

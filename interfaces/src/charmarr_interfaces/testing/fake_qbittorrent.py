@@ -1,0 +1,219 @@
+"""A stateful in-process fake of qBittorrent's WebUI API v2 (the part the charms use).
+
+It behaves like qbittorrent-nox as checked against 4.5.2 and upstream's source:
+
+- only ``auth/login`` (and the anonymous login page at ``/``) works without a session;
+  everything else answers 403 without the ``SID`` cookie;
+- ``auth/login`` answers ``Ok.`` and sets ``SID``, or ``Fails.`` (HTTP 200) and counts
+  the failure; a successful login resets the count; after ``max_failures`` (5) failures
+  the client is banned and every login answers 403;
+- a login that carries a valid session cookie answers ``Ok.`` without checking;
+- ``app/setPreferences`` (form field ``json``) changes preferences; ``web_ui_password``
+  changes the password (existing sessions stay valid);
+- ``proxy_type`` is an integer in 4.5 and a string from 4.6 on; a value of the other
+  form is read the way the real app reads it (``"SOCKS5"`` as an int is 0, an int as
+  a string type is ``"None"``), i.e. it silently turns the proxy off;
+- categories: ``torrents/categories``, ``createCategory`` (409 if it exists),
+  ``editCategory`` (409 if missing), ``removeCategories`` (newline-separated).
+
+Knobs for tests: ``refuse_password_change`` (setPreferences answers 200 but keeps the
+old password), ``fault`` (from :class:`~.fakes.FakeApp`).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from ..http import Request, Response
+from .fakes import FakeApp, json_response, text_response
+
+
+def _default_preferences(string_proxy_type: bool) -> dict[str, Any]:
+    prefs: dict[str, Any] = {
+        "proxy_ip": "0.0.0.0",  # noqa: S104 - what qBittorrent reports, not a bind
+        "proxy_port": 8080,
+        "proxy_username": "",
+        "proxy_password": "",
+        "proxy_peer_connections": False,
+        "proxy_hostname_lookup": True,
+        "dht": True,
+        "lsd": True,
+        "pex": True,
+        "upnp": True,
+        "save_path": "/config/Downloads",
+    }
+    if string_proxy_type:
+        prefs |= {
+            "proxy_type": "None",
+            "proxy_auth_enabled": False,
+            "proxy_bittorrent": True,
+            "proxy_rss": True,
+            "proxy_misc": True,
+        }
+    else:
+        prefs |= {"proxy_type": 0, "proxy_auth_enabled": False, "proxy_torrents_only": False}
+    return prefs
+
+
+_INT_PROXY_TYPES = {0: "None", 1: "HTTP", 2: "SOCKS5", 3: "HTTP", 4: "SOCKS5", 5: "SOCKS4"}
+
+
+class FakeQBittorrent(FakeApp):
+    """qbittorrent-nox's WebUI, in memory.
+
+    Args:
+        username: the WebUI user name.
+        password: the WebUI password.
+        version: what ``app/version`` answers (``v4.5.2``: integer ``proxy_type``;
+            ``v4.6.0`` and later: string ``proxy_type``).
+    """
+
+    def __init__(self, username: str = "admin", password: str = "", version: str = "v4.5.2"):
+        super().__init__()
+        self.username = username
+        self.password = password
+        self.version = version
+        major, minor = (int(p) for p in version.lstrip("v").split(".")[:2])
+        self.string_proxy_type = (major, minor) >= (4, 6)
+        self.preferences: dict[str, Any] = _default_preferences(self.string_proxy_type)
+        self.categories: dict[str, str] = {}
+        self.sessions: set[str] = set()
+        self.failed_logins = 0
+        self.failed_logins_total = 0
+        self.max_failures = 5
+        self.banned = False
+        self.refuse_password_change = False
+        self.password_changes = 0
+
+    # -- helpers for tests ------------------------------------------------------------
+
+    @property
+    def logins(self) -> list[Request]:
+        """Every login request received."""
+        return [r for r in self.requests if r.path == "/api/v2/auth/login"]
+
+    @property
+    def api_writes(self) -> list[Request]:
+        """Requests that change the app's state (not logins: they change nothing)."""
+        return [r for r in self.writes if r.path != "/api/v2/auth/login"]
+
+    # -- the API ----------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request."""
+        path = request.path
+        if path in ("/", "/index.html"):
+            return Response(200, b"<!DOCTYPE html><title>qBittorrent login</title>", {})
+        if path == "/api/v2/auth/login":
+            return self._login(request)
+        if not path.startswith("/api/v2/"):
+            return text_response("Not Found", 404)
+        if self._session(request) is None:
+            return text_response("Forbidden", 403)
+        params = request.query if request.method in ("GET", "HEAD") else request.form()
+        handler = self._routes().get(path)
+        if handler is None:
+            return text_response("Not Found", 404)
+        return handler(params)
+
+    def _routes(self) -> dict[str, Any]:
+        return {
+            "/api/v2/app/version": lambda _: text_response(self.version),
+            "/api/v2/app/webapiVersion": lambda _: text_response("2.8.19"),
+            "/api/v2/app/preferences": lambda _: json_response(
+                {**self.preferences, "web_ui_username": self.username}
+            ),
+            "/api/v2/app/setPreferences": self._set_preferences,
+            "/api/v2/torrents/categories": lambda _: json_response(
+                {n: {"name": n, "savePath": p} for n, p in self.categories.items()}
+            ),
+            "/api/v2/torrents/createCategory": self._create_category,
+            "/api/v2/torrents/editCategory": self._edit_category,
+            "/api/v2/torrents/removeCategories": self._remove_categories,
+        }
+
+    def _session(self, request: Request) -> str | None:
+        for part in request.headers.get("Cookie", "").split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == "SID" and value in self.sessions:
+                return value
+        return None
+
+    def _login(self, request: Request) -> Response:
+        if self._session(request) is not None:
+            return text_response("Ok.")
+        if self.banned:
+            return text_response(
+                "Your IP address has been banned after too many failed authentication attempts.",
+                403,
+            )
+        form = request.form() if request.method == "POST" else request.query
+        if form.get("username") == self.username and form.get("password") == self.password:
+            self.failed_logins = 0
+            sid = secrets.token_urlsafe(24)
+            self.sessions.add(sid)
+            return Response(
+                200,
+                b"Ok.",
+                {"content-type": "text/plain", "set-cookie": f"SID={sid}; HttpOnly; path=/"},
+            )
+        self.failed_logins += 1
+        self.failed_logins_total += 1
+        if self.failed_logins >= self.max_failures:
+            self.banned = True
+        return text_response("Fails.")
+
+    def _set_preferences(self, params: dict[str, str]) -> Response:
+        try:
+            changes = json.loads(params.get("json", ""))
+        except ValueError:
+            return text_response("Bad Request", 400)
+        if not isinstance(changes, dict):
+            return text_response("Bad Request", 400)
+        for key, value in changes.items():
+            if key == "web_ui_password":
+                if not self.refuse_password_change:
+                    self.password = str(value)
+                    self.password_changes += 1
+            elif key == "web_ui_username":
+                self.username = str(value)
+            elif key == "proxy_type":
+                self.preferences[key] = self._proxy_type(value)
+            else:
+                self.preferences[key] = value
+        if self.string_proxy_type is False and "proxy_type" in changes:
+            self.preferences["proxy_auth_enabled"] = self.preferences["proxy_type"] in (3, 4)
+        return text_response("")
+
+    def _proxy_type(self, value: Any) -> Any:
+        if self.string_proxy_type:
+            return value if value in ("None", "HTTP", "SOCKS5", "SOCKS4") else "None"
+        if isinstance(value, bool) or not isinstance(value, int):
+            try:
+                value = int(str(value))
+            except ValueError:
+                value = 0
+        return value if value in _INT_PROXY_TYPES else 0
+
+    def _create_category(self, params: dict[str, str]) -> Response:
+        name = params.get("category", "")
+        if not name:
+            return text_response("Category name cannot be empty", 400)
+        if name in self.categories:
+            return text_response("Unable to create category", 409)
+        self.categories[name] = params.get("savePath", "")
+        return text_response("")
+
+    def _edit_category(self, params: dict[str, str]) -> Response:
+        name = params.get("category", "")
+        if name not in self.categories:
+            return text_response("Unable to edit category", 409)
+        self.categories[name] = params.get("savePath", "")
+        return text_response("")
+
+    def _remove_categories(self, params: dict[str, str]) -> Response:
+        for name in params.get("categories", "").split("\n"):
+            self.categories.pop(name.strip(), None)
+        return text_response("")
