@@ -10,7 +10,6 @@ proxy; with ``require-vpn`` and no usable gateway the service is stopped (fail c
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -178,12 +177,8 @@ class SabnzbdCharm(ops.CharmBase):
             return
         url = service_url(self, PORT)
         for relation in self.download_clients.relations:
-            published = self.download_clients.published(relation).get("credentials_secret_id")
-            try:
-                current = json.loads(published) if published else None
-            except ValueError:
-                current = None
-            secret_id = grant_and_publish_id(state, relation, current)
+            published = self.download_clients.published_value(relation, "credentials_secret_id")
+            secret_id = grant_and_publish_id(state, relation, published)
             if secret_id is None:
                 continue
             self.download_clients.publish(

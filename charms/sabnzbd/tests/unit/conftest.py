@@ -18,7 +18,6 @@ PEBBLE_METHODS = (
     "get_plan",
     "add_layer",
     "replan",
-    "get_service",
     "get_services",
     "start",
     "stop",
@@ -68,10 +67,6 @@ def fake(fake_network, config_dir: Path) -> FakeSabnzbd:
     return app
 
 
-def ini(config_dir: Path) -> str:
-    return (config_dir / "sabnzbd.ini").read_text()
-
-
 @pytest.fixture
 def write_ini(config_dir: Path):
     def _write(api_key: str = wired.API_KEY, proxy_url: str = "") -> Path:
@@ -80,7 +75,3 @@ def write_ini(config_dir: Path):
         return path
 
     return _write
-
-
-def writes(calls: list[str]) -> list[str]:
-    return [c for c in calls if c in PEBBLE_WRITES]
