@@ -1,0 +1,1 @@
+"""Prowlarr-only logic: which applications to register, and the VPN proxy."""

@@ -1,0 +1,32 @@
+"""What Prowlarr wants in its own API, from the live relations (pure: no Juju, no HTTP)."""
+
+from __future__ import annotations
+
+from charmarr_interfaces import servarr
+from charmarr_interfaces.cleanup import managed_name
+from charmarr_interfaces.vpn_gateway import Gateway
+
+
+def application(
+    remote_app: str, kind: str, base_url: str, api_key: str, prowlarr_url: str
+) -> servarr.Desired:
+    """The Prowlarr application that syncs indexers to one related Radarr or Sonarr."""
+    return servarr.prowlarr_application(
+        servarr.MEDIA_MANAGERS[kind],
+        name=managed_name(remote_app),
+        prowlarr_url=prowlarr_url,
+        base_url=base_url,
+        api_key=api_key,
+    )
+
+
+def proxy_of(gateway: Gateway | None) -> servarr.Proxy | None:
+    """Prowlarr's HTTP proxy through the VPN gateway (None: no proxy managed by Juju)."""
+    if gateway is None:
+        return None
+    return servarr.Proxy(
+        host=gateway.http_host,
+        port=gateway.http_port,
+        username=gateway.username,
+        password=gateway.password,
+    )

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Prowlarr: the indexer manager, registering every related Radarr and Sonarr by secret ID.
+
+The API key, config.xml, Pebble layer, rotation and status come from
+``charmarr_interfaces.arr``; this charm adds the media-indexer provider (one managed
+Prowlarr application per related *arr app) and the vpn-gateway requirer (Prowlarr's HTTP
+proxy through Gluetun).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import ClassVar
+
+import ops
+from _prowlarr import wiring
+from charmarr_interfaces import servarr
+from charmarr_interfaces.arr import ArrCharm
+from charmarr_interfaces.cleanup import managed_name
+from charmarr_interfaces.media_indexer import (
+    API_KEY,
+    IndexerProviderData,
+    MediaIndexerProvider,
+)
+from charmarr_interfaces.relation import InvalidRelationData
+from charmarr_interfaces.secrets import (
+    CharmarrError,
+    OwnedState,
+    WaitingError,
+    grant_and_publish_id,
+    read_consumed_secret,
+)
+from charmarr_interfaces.vpn_gateway import VpnGatewayRequirer, read_gateway
+
+logger = logging.getLogger(__name__)
+
+PROXY_RECORD = "config/host/proxy"
+"""Where the fingerprint of the proxy password Prowlarr holds is recorded."""
+
+
+class ProwlarrCharm(ArrCharm):
+    """Prowlarr on Kubernetes."""
+
+    servarr: ClassVar[servarr.ServarrApp] = servarr.PROWLARR
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.indexer = MediaIndexerProvider(self)
+        self.vpn = VpnGatewayRequirer(self)
+
+    def _publish(self, key: OwnedState) -> None:
+        for relation in self.indexer.relations:
+            published = self.published_value(self.indexer, relation, "api_key_secret_id")
+            secret_id = grant_and_publish_id(key, relation, published)
+            if secret_id is not None:
+                self.indexer.publish(
+                    relation, IndexerProviderData(url=self.url, api_key_secret_id=secret_id)
+                )
+
+    def _wire(self, client: servarr.ServarrClient) -> None:
+        self._attempt(self._wire_applications, client)
+        self._attempt(self._wire_proxy, client)
+
+    def _wire_applications(self, client: servarr.ServarrClient) -> None:
+        wanted: dict[str, servarr.Desired] = {}
+        keep: set[str] = set()
+        endpoint = self.indexer.endpoint
+        for remote in self.indexer.read():
+            if isinstance(remote, InvalidRelationData):
+                self._problems.append(CharmarrError(remote.message))
+                keep.add(managed_name(remote.relation.app.name))
+                continue
+            try:
+                key = read_consumed_secret(
+                    self.model,
+                    remote.data.api_key_secret_id,
+                    (API_KEY,),
+                    source=f"{remote.app_name} ({endpoint})",
+                    refresh=self._refresh,
+                )[API_KEY]
+            except CharmarrError as e:
+                self._problems.append(e)
+                keep.add(managed_name(remote.app_name))
+                continue
+            desired = wiring.application(
+                remote.app_name, remote.data.kind, remote.data.url, key, self.url
+            )
+            wanted[desired.name] = desired
+        for name in sorted(self.live_names(self.indexer) - set(wanted) - keep):
+            keep.add(name)
+            app = name.removesuffix(" (juju)")
+            self._problems.append(WaitingError(f"waiting for {app} to publish on {endpoint}"))
+        servarr.sync_entries(client, servarr.APPLICATIONS, wanted, self.applied(), keep=keep)
+        if wanted:
+            apps = ", ".join(sorted(n.removesuffix(" (juju)") for n in wanted))
+            self._notes.append(f"syncing to {apps}")
+
+    def _wire_proxy(self, client: servarr.ServarrClient) -> None:
+        gateway = read_gateway(self, self.vpn, refresh=self._refresh)
+        proxy = wiring.proxy_of(gateway)
+        applied = self.applied()
+        recorded = applied.get(PROXY_RECORD)
+        if proxy is None and recorded is None:
+            return
+        update = servarr.proxy_update(client.host_config(), proxy, recorded)
+        if update is not None:
+            client.put_host_config(update)
+            logger.info("HTTP proxy %s", "set" if proxy else "removed")
+        if proxy is None:
+            applied.pop(PROXY_RECORD, None)
+            return
+        applied[PROXY_RECORD] = proxy.fingerprint
+        assert gateway is not None
+        if not gateway.connected:
+            raise WaitingError(f"VPN {gateway.app} disconnected; indexer searches wait for it")
+        self._notes.append(f"via VPN {gateway.public_ip or '(IP unknown)'}")
+
+    def _on_key_accepted(self, client: servarr.ServarrClient) -> None:
+        """Push the new key into the indexers Prowlarr synced to Radarr and Sonarr."""
+        if not self.indexer.relations:
+            return
+        try:
+            client.command("ApplicationIndexerSync")
+        except CharmarrError as e:
+            logger.warning("indexer sync after rotation not started: %s", e.message)
+
+
+if __name__ == "__main__":  # pragma: nocover
+    ops.main(ProwlarrCharm)

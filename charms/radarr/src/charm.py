@@ -1,0 +1,24 @@
+#!/usr/bin/env python3
+"""Radarr: movies/series manager, wired to Prowlarr, download clients and Plex by secret ID.
+
+All logic is shared with the other media manager (charmarr_interfaces.arr); this charm
+only binds it to Radarr's constants (charmarr_interfaces.servarr.RADARR).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import ops
+from charmarr_interfaces.arr import MediaManagerCharm
+from charmarr_interfaces.servarr import RADARR, MediaManager
+
+
+class RadarrCharm(MediaManagerCharm):
+    """Radarr on Kubernetes."""
+
+    servarr: ClassVar[MediaManager] = RADARR
+
+
+if __name__ == "__main__":  # pragma: nocover
+    ops.main(RadarrCharm)

@@ -1,0 +1,24 @@
+#!/usr/bin/env python3
+"""Sonarr: movies/series manager, wired to Prowlarr, download clients and Plex by secret ID.
+
+All logic is shared with the other media manager (charmarr_interfaces.arr); this charm
+only binds it to Sonarr's constants (charmarr_interfaces.servarr.SONARR).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import ops
+from charmarr_interfaces.arr import MediaManagerCharm
+from charmarr_interfaces.servarr import SONARR, MediaManager
+
+
+class SonarrCharm(MediaManagerCharm):
+    """Sonarr on Kubernetes."""
+
+    servarr: ClassVar[MediaManager] = SONARR
+
+
+if __name__ == "__main__":  # pragma: nocover
+    ops.main(SonarrCharm)
