@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ops import pebble, testing
+from ops import SecretRotate, pebble, testing
 
 from .. import builders
 from ..fake_sabnzbd import FakeSabnzbd
@@ -64,8 +64,10 @@ def container(
 
 
 def owned_secret(api_key: str = API_KEY) -> testing.Secret:
-    """The app's own sabnzbd-api-key secret."""
-    return testing.Secret({"api-key": api_key}, label=LABEL, owner="app")
+    """The app's own sabnzbd-api-key secret, rotating monthly (the default interval)."""
+    return testing.Secret(
+        {"api-key": api_key}, label=LABEL, owner="app", rotate=SecretRotate.MONTHLY
+    )
 
 
 def wired_state(network: Any, *, leader: bool = True) -> tuple[testing.State, FakeSabnzbd]:
