@@ -1,0 +1,46 @@
+"""Fixtures: the packed bundle deployed once per module, with user secrets when available."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import jubilant
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from stack_helpers import ROOT, kubectl, vpn_available
+
+BUNDLE = ROOT / "bundle.yaml"
+
+
+@pytest.fixture(scope="module")
+def stack(juju: jubilant.Juju) -> jubilant.Juju:
+    """The whole bundle, deployed with --trust, user secrets added and granted."""
+    missing = [p for p in ROOT.glob("charms/*") if p.is_dir() and not list(p.glob("*.charm"))]
+    assert not missing, f"run `tox -e pack` first; no .charm in {[p.name for p in missing]}"
+    model = juju.model
+    assert model is not None
+    kubectl("-n", model, "apply", "-f", str(ROOT / "tests/integration/media-pvc.yaml"))
+    juju.deploy(BUNDLE, trust=True)
+
+    if vpn_available():
+        content = {"private-key": os.environ["CHARMARR_WIREGUARD_PRIVATE_KEY"]}
+        if os.environ.get("CHARMARR_WIREGUARD_ADDRESSES"):
+            content["addresses"] = os.environ["CHARMARR_WIREGUARD_ADDRESSES"]
+        uri = juju.add_secret("vpn-credentials", content)
+        juju.grant_secret(uri, "gluetun")
+        juju.config(
+            "gluetun",
+            {"credentials-secret": uri, "vpn-provider": os.environ["CHARMARR_VPN_PROVIDER"]},
+        )
+    else:
+        juju.config("qbittorrent", {"require-vpn": False})
+
+    if os.environ.get("CHARMARR_PLEX_CLAIM"):
+        uri = juju.add_secret("plex-claim", {"claim-token": os.environ["CHARMARR_PLEX_CLAIM"]})
+        juju.grant_secret(uri, "plex")
+        juju.config("plex", {"claim-token-secret": uri})
+    return juju
