@@ -41,7 +41,7 @@ def set_server_token(server: FakePlexServer, token: str) -> None:
     )
 
 
-def published(relation: testing.Relation) -> dict[str, str]:
+def published(relation: testing.RelationBase) -> dict[str, str]:
     return dict(relation.local_app_data)
 
 
@@ -309,7 +309,9 @@ def test_charmcraft_yaml_matches_the_contract():
     }
     assert meta["provides"] == {"media-server": {"interface": "media-server"}}
     assert "requires" not in meta and "actions" not in meta
-    assert meta["config"]["options"].keys() == {"claim-token-secret"}
+    # media-volume comes with the Kubernetes work; nothing else may appear.
+    assert "claim-token-secret" in meta["config"]["options"]
+    assert set(meta["config"]["options"]) <= {"claim-token-secret", "media-volume"}
     assert meta["config"]["options"]["claim-token-secret"]["type"] == "secret"
     assert "default" not in meta["config"]["options"]["claim-token-secret"]
     assert meta["containers"]["plex"] == {
