@@ -86,7 +86,7 @@ class FakeGluetun(FakeApp):
         if not roles:
             return True
         route = f"{request.method} {request.path}"
-        key = dict((k.lower(), v) for k, v in request.headers.items()).get("x-api-key", "")
+        key = {k.lower(): v for k, v in request.headers.items()}.get("x-api-key", "")
         key = key or request.query.get("api_key", "")
         for role in roles:
             routes = role.get("routes")
