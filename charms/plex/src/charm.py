@@ -126,7 +126,7 @@ class PlexCharm(ops.CharmBase):
             self._status = e.status
         except ops.pebble.ConnectionError:
             self._status = ops.WaitingStatus("waiting for Pebble in the plex container")
-        except (ops.pebble.APIError, ops.pebble.ChangeError) as e:
+        except ops.pebble.Error as e:
             logger.warning("Pebble error in the plex container: %s", type(e).__name__)
             self._status = ops.WaitingStatus(
                 f"Pebble error in the plex container ({type(e).__name__}); retrying"

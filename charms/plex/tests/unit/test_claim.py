@@ -281,6 +281,18 @@ def test_plex_tv_faults_wait(ctx, unclaimed, plex_tv, fault):
     assert "plex.tv" in out.unit_status.message
 
 
+def test_plex_tv_refusing_the_request_blocks(ctx, unclaimed, plex_tv):
+    plex_tv.fault = "401"
+    secret = claim_secret(plex_tv.issue_claim_token())
+
+    out = ctx.run(
+        ctx.on.update_status(),
+        unclaimed.state(config={"claim-token-secret": secret.id}, secrets=[secret]),
+    )
+
+    assert blocked(out).startswith("claim failed: plex.tv rejected the claim token (HTTP 401)")
+
+
 def test_plex_tv_answer_without_token_blocks(ctx, unclaimed, plex_tv):
     plex_tv.fault = "garbage"
     secret = claim_secret(plex_tv.issue_claim_token())
