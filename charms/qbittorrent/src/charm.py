@@ -68,7 +68,7 @@ LOCAL_URL = f"http://localhost:{PORT}"
 SECRET_LABEL = "qbittorrent-credentials"
 USERNAME = "admin"
 
-RESTART_TIMEOUT = 30.0
+RESTART_TIMEOUT = 10.0
 """Seconds a rotation with the app down waits for qBittorrent to answer after a restart."""
 _sleep = time.sleep
 
@@ -219,6 +219,7 @@ class QBittorrentCharm(ops.CharmBase):
             gateway = read_gateway(self, self._vpn, refresh=self._refresh_consumed)
         except CharmarrError as e:
             if require_vpn:
+                report.problems.append(e)
                 return None, VpnDecision(False, e), True
             # Downloads may go on without the VPN; leave the proxy as it is until the
             # gateway's data can be read again.

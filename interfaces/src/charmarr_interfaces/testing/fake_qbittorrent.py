@@ -17,12 +17,19 @@ It behaves like qbittorrent-nox as checked against 4.5.2 and upstream's source:
   ``editCategory`` (409 if missing), ``removeCategories`` (newline-separated).
 
 Knobs for tests: ``refuse_password_change`` (setPreferences answers 200 but keeps the
-old password), ``fault`` (from :class:`~.fakes.FakeApp`).
+old password), ``fault`` (from :class:`~.fakes.FakeApp`), and :meth:`boot` (start "from
+qBittorrent.conf": take the user name and the PBKDF2 hash the conf holds, so a test can
+prove that what a charm wrote really authenticates).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import json
+import re
 import secrets
 from typing import Any
 
@@ -57,6 +64,35 @@ def _default_preferences(string_proxy_type: bool) -> dict[str, Any]:
     return prefs
 
 
+_BYTEARRAY = re.compile(r'^"?@ByteArray\(([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)\)"?$')
+
+
+def _pbkdf2_verify(stored: str, password: str) -> bool:
+    match = _BYTEARRAY.match(stored.strip())
+    if match is None:
+        return False
+    try:
+        salt = base64.b64decode(match[1], validate=True)
+        key = base64.b64decode(match[2], validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    candidate = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, 100_000, len(key))
+    return bool(key) and hmac.compare_digest(candidate, key)
+
+
+def _conf_value(text: str, section: str, key: str) -> str | None:
+    current = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            current = stripped[1:-1]
+            continue
+        k, sep, value = line.partition("=")
+        if sep and current == section and k.strip() == key:
+            return value.strip()
+    return None
+
+
 _INT_PROXY_TYPES = {0: "None", 1: "HTTP", 2: "SOCKS5", 3: "HTTP", 4: "SOCKS5", 5: "SOCKS4"}
 
 
@@ -86,6 +122,29 @@ class FakeQBittorrent(FakeApp):
         self.banned = False
         self.refuse_password_change = False
         self.password_changes = 0
+        self.password_hash: str | None = None
+        self.boots = 0
+
+    def boot(self, conf_text: str) -> None:
+        """Start as qbittorrent-nox would from ``conf_text``: credentials from the conf.
+
+        Sessions, failed-login counts and bans live in memory and are gone after a start.
+        """
+        self.username = _conf_value(conf_text, "Preferences", "WebUI\\Username") or ""
+        self.password_hash = _conf_value(conf_text, "Preferences", "WebUI\\Password_PBKDF2")
+        self.password = ""
+        self.sessions.clear()
+        self.failed_logins = 0
+        self.banned = False
+        self.boots += 1
+
+    def accepts(self, username: str, password: str) -> bool:
+        """Whether these credentials log in now (without counting a failure)."""
+        if username != self.username or not password:
+            return False
+        if self.password_hash is not None:
+            return _pbkdf2_verify(self.password_hash, password)
+        return password == self.password
 
     # -- helpers for tests ------------------------------------------------------------
 
@@ -150,7 +209,7 @@ class FakeQBittorrent(FakeApp):
                 403,
             )
         form = request.form() if request.method == "POST" else request.query
-        if form.get("username") == self.username and form.get("password") == self.password:
+        if self.accepts(form.get("username", ""), form.get("password", "")):
             self.failed_logins = 0
             sid = secrets.token_urlsafe(24)
             self.sessions.add(sid)
@@ -176,6 +235,7 @@ class FakeQBittorrent(FakeApp):
             if key == "web_ui_password":
                 if not self.refuse_password_change:
                     self.password = str(value)
+                    self.password_hash = None
                     self.password_changes += 1
             elif key == "web_ui_username":
                 self.username = str(value)
