@@ -223,15 +223,31 @@ class GluetunCharm(ops.CharmBase):
             except CharmarrError as e:
                 inputs.problems.append(e)
         try:
-            inputs.proxy = self._proxy.ensure(policy)
+            inputs.proxy = self._ensure(self._proxy, policy)
         except CharmarrError as e:
             inputs.problems.append(e)
         for relation in inputs.live:
             try:
-                inputs.controls[relation.id] = self._control_secret(relation.id).ensure(policy)
+                inputs.controls[relation.id] = self._ensure(
+                    self._control_secret(relation.id), policy
+                )
             except CharmarrError as e:
                 inputs.problems.append(e)
         return inputs
+
+    def _ensure(self, owned: OwnedSecret, policy: ops.SecretRotate | None) -> OwnedState:
+        """The leader gets or creates the secret; another unit reads its latest revision.
+
+        Every unit runs its own Gluetun behind the same service, so a follower applies a
+        rotated credential at its next hook instead of keeping the revision it saw first.
+        """
+        if self.unit.is_leader():
+            return owned.ensure(policy)
+        try:
+            secret = self.model.get_secret(label=owned.label)
+            return OwnedState(secret=secret, content=secret.get_content(refresh=True))
+        except ops.SecretNotFoundError:
+            raise WaitingError(f"waiting for the leader to create {owned.label}") from None
 
     def _control_secret(self, relation_id: int) -> OwnedSecret:
         return OwnedSecret(
@@ -446,8 +462,8 @@ class GluetunCharm(ops.CharmBase):
             first = inputs.problems[0].message if inputs.problems else "Gluetun is not configured"
             raise CharmarrError(f"Gluetun must be running to rotate: {first}")
         if label == PROXY_LABEL:
-            new = {"username": current.get("username") or PROXY_USERNAME, "password": ""}
-            new["password"] = generate_token()
+            username = current.get("username") or PROXY_USERNAME
+            new = {"username": username, "password": generate_token()}
             self._apply_and_confirm(inputs, proxy=new)
         else:
             relation_id = _relation_id_of_label(label)
