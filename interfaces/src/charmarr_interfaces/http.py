@@ -29,6 +29,8 @@ class Request:
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None
+    cafile: str | None = None
+    """A CA bundle to verify an https server with (None: the system's)."""
 
     @property
     def path(self) -> str:
@@ -80,10 +82,16 @@ def stdlib_transport(request: Request, timeout: float) -> Response:
     import http.client
 
     parts = urlsplit(request.url)
-    conn_cls = (
-        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    )
-    conn = conn_cls(parts.hostname or "localhost", parts.port, timeout=timeout)
+    host = parts.hostname or "localhost"
+    if parts.scheme == "https":
+        import ssl
+
+        context = ssl.create_default_context(cafile=request.cafile)
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            host, parts.port, timeout=timeout, context=context
+        )
+    else:
+        conn = http.client.HTTPConnection(host, parts.port, timeout=timeout)
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
@@ -145,8 +153,10 @@ class HttpClient:
         name: str,
         headers: Mapping[str, str] | None = None,
         timeout: float = 5.0,
+        cafile: str | None = None,
     ):
         self.base_url = base_url.rstrip("/")
+        self.cafile = cafile
         self.name = name
         self.headers = dict(headers or {})
         self.timeout = timeout
@@ -160,6 +170,7 @@ class HttpClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         form: Mapping[str, Any] | None = None,
+        body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         expect: tuple[int, ...] = (200, 201, 202, 204),
     ) -> Response:
@@ -172,18 +183,19 @@ class HttpClient:
         url = self.base_url + path
         if params:
             url += "?" + urlencode({k: v for k, v in params.items() if v is not None})
-        all_headers = {"Accept": "application/json", **self.headers, **(headers or {})}
-        body = None
+        all_headers = {"Accept": "application/json", **self.headers}
         if json is not None:
             body = _json.dumps(json).encode()
             all_headers["Content-Type"] = "application/json"
         elif form is not None:
             body = urlencode(form).encode()
             all_headers["Content-Type"] = "application/x-www-form-urlencoded"
+        all_headers.update(headers or {})
         if self.cookies:
             all_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         try:
-            response = _transport(Request(method, url, all_headers, body), self.timeout)
+            request = Request(method, url, all_headers, body, self.cafile)
+            response = _transport(request, self.timeout)
         except OSError as e:
             raise WorkloadUnreachableError(
                 f"waiting for {self.name} to answer ({type(e).__name__})"
