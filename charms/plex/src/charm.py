@@ -48,6 +48,9 @@ CLAIM_URL = "https://plex.tv/claim"
 CONFIRM_ATTEMPTS = 15
 CONFIRM_DELAY = 2.0
 """After writing the token, poll /identity this often, this far apart, for claimed="1"."""
+START_ATTEMPTS = 10
+START_DELAY = 1.0
+"""After the first start, poll /identity this often, this far apart, before giving up for now."""
 
 
 class ClaimFailedError(CharmarrError):
@@ -86,6 +89,7 @@ class PlexCharm(ops.CharmBase):
             self.on.secret_changed,
             self.on.config_storage_attached,
             container.pebble_ready,
+            container.pebble_check_failed,
             container.pebble_check_recovered,
             self.on[self.media_server.endpoint].relation_joined,
             self.on[self.media_server.endpoint].relation_changed,
@@ -135,8 +139,8 @@ class PlexCharm(ops.CharmBase):
     def _converge(self) -> ops.StatusBase:
         self.unit.set_ports(api.PORT)
         container = self.unit.get_container(workload.CONTAINER)
-        self._ensure_service(container)
-        identity = self._identity(container)
+        started = self._ensure_service(container)
+        identity = self._identity(container, just_started=started)
         prefs = Preferences.parse(pull_text(container, workload.PREFERENCES))
         if not identity.claimed:
             prefs = self._claim(container, identity, prefs)
@@ -148,8 +152,12 @@ class PlexCharm(ops.CharmBase):
             )
         return ops.ActiveStatus()
 
-    def _ensure_service(self, container: ops.Container) -> None:
-        """Plan the service; before its first start, create Plex's directories as 1000:1000."""
+    def _ensure_service(self, container: ops.Container) -> bool:
+        """Plan the service; before its first start, create Plex's directories as 1000:1000.
+
+        Returns:
+            True if the service was (re)planned in this hook.
+        """
         if workload.SERVICE not in container.get_plan().services:
             for path in workload.DIRECTORIES:
                 container.make_dir(
@@ -160,12 +168,22 @@ class PlexCharm(ops.CharmBase):
                 )
         if ensure_layer(container, workload.LAYER, workload.layer()):
             logger.info("planned the plex service")
+            return True
+        return False
 
-    def _identity(self, container: ops.Container) -> api.Identity:
-        """The server's identity; starts a stopped service when nothing answers."""
+    def _identity(self, container: ops.Container, *, just_started: bool) -> api.Identity:
+        """The server's identity; starts a stopped service when nothing answers.
+
+        Right after (re)planning, give Plex a few seconds to come up, so that a claim token
+        configured at deploy time is used while it is still valid.
+        """
         try:
             return api.get_identity()
         except WorkloadUnreachableError:
+            if just_started:
+                identity = api.wait_for_identity(START_ATTEMPTS, START_DELAY)
+                if identity is not None:
+                    return identity
             service = container.get_services(workload.SERVICE).get(workload.SERVICE)
             if service is not None and not service.is_running():
                 container.start(workload.SERVICE)
@@ -206,7 +224,7 @@ class PlexCharm(ops.CharmBase):
         self._stored.failed_reason = ""
         prefs = self._write_server_token(container, prefs, server_token)
         logger.info("plex.tv accepted the claim; plex restarted with its server token")
-        if not api.wait_until_claimed(CONFIRM_ATTEMPTS, CONFIRM_DELAY):
+        if api.wait_for_identity(CONFIRM_ATTEMPTS, CONFIRM_DELAY, claimed=True) is None:
             raise WaitingError("claimed with plex.tv; waiting for plex to restart and confirm")
         return prefs
 

@@ -158,20 +158,31 @@ def exchange_claim_token(
     return token
 
 
-def wait_until_claimed(
-    attempts: int, delay: float, sleep: Callable[[float], None] = time.sleep
-) -> bool:
-    """Poll ``/identity`` until it says claimed; at most ``attempts`` polls, ``delay`` apart.
+def wait_for_identity(
+    attempts: int,
+    delay: float,
+    *,
+    claimed: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Identity | None:
+    """Poll ``/identity`` at most ``attempts`` times, ``delay`` apart.
+
+    Args:
+        attempts: the most polls.
+        delay: seconds between polls.
+        claimed: wait until the server also says it is claimed.
+        sleep: the sleep function (tests pass a no-op).
 
     Returns:
-        True once the server says claimed; False if it did not within the attempts.
+        The first identity that answers (and is claimed, if asked), or None.
     """
     for attempt in range(attempts):
         if attempt:
             sleep(delay)
         try:
-            if get_identity(timeout=2.0).claimed:
-                return True
+            identity = get_identity(timeout=2.0)
         except CharmarrError:
             continue
-    return False
+        if identity.claimed or not claimed:
+            return identity
+    return None

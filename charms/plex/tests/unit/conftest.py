@@ -90,6 +90,8 @@ def charm_module(monkeypatch: pytest.MonkeyPatch) -> Any:
     module = sys.modules[load_charm("plex").__module__]
     monkeypatch.setattr(module, "CONFIRM_ATTEMPTS", 3)
     monkeypatch.setattr(module, "CONFIRM_DELAY", 0.0)
+    monkeypatch.setattr(module, "START_ATTEMPTS", 3)
+    monkeypatch.setattr(module, "START_DELAY", 0.0)
     return module
 
 

@@ -9,7 +9,12 @@ from typing import Any
 import ops
 import pytest
 from charmarr_interfaces.testing import builders
-from charmarr_interfaces.testing.fake_plex import PLEX_TV_ADDRESS, FakePlexServer, FakePlexTv
+from charmarr_interfaces.testing.fake_plex import (
+    PLEX_ADDRESS,
+    PLEX_TV_ADDRESS,
+    FakePlexServer,
+    FakePlexTv,
+)
 from charmarr_interfaces.testing.pytest_plugin import ungranted_secrets
 from charmarr_interfaces.testing.wired.plex import PROCESSED_ID, config_dir
 from ops import testing
@@ -344,3 +349,28 @@ def test_claimed_server_never_uses_the_claim_token(ctx, fake_network, plex_tv):
         assert isinstance(out.unit_status, ops.ActiveStatus)
     assert plex_tv.requests == []
     assert [r for r in fake_network.requests if "plex.tv" in r.url] == []
+
+
+def test_claim_configured_at_deploy_is_used_once_plex_comes_up(
+    ctx, unclaimed, plex_tv, fake_network
+):
+    """pebble-ready plans Plex, waits a few seconds for it to answer, then claims at once."""
+    tries: list[str] = []
+
+    def starting_up(request):
+        tries.append(request.path)
+        if len(tries) <= 2:  # not listening yet
+            raise ConnectionRefusedError("starting")
+        return unclaimed.server(request)
+
+    fake_network.add(PLEX_ADDRESS, starting_up)
+    secret = claim_secret(plex_tv.issue_claim_token())
+    state = unclaimed.state(
+        planned=False, config={"claim-token-secret": secret.id}, secrets=[secret]
+    )
+
+    out = ctx.run(ctx.on.pebble_ready(state.get_container("plex")), state)
+
+    assert len(plex_tv.exchanges) == 1
+    assert isinstance(out.unit_status, ops.ActiveStatus)
+    assert plex_token(out).latest_content == {"token": plex_tv.server_token}
