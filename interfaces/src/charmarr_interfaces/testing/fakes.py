@@ -58,10 +58,14 @@ class FakeApp:
         """Answer one request."""
         raise NotImplementedError
 
+    def changes_state(self, request: Request) -> bool:
+        """Whether ``request`` changes the app's state (override where the API differs)."""
+        return request.method not in ("GET", "HEAD")
+
     @property
     def writes(self) -> list[Request]:
-        """The requests that could change the app's state (anything but GET/HEAD)."""
-        return [r for r in self.requests if r.method not in ("GET", "HEAD")]
+        """The requests that changed (or tried to change) the app's state."""
+        return [r for r in self.requests if self.changes_state(r)]
 
 
 class FakeNetwork:

@@ -274,7 +274,10 @@ def record_hook_tools() -> Iterator[HookToolCalls]:
         original = getattr(_MockModelBackend, name)
 
         def wrapper(*args: Any, __name: str = name, __orig: Any = original, **kw: Any) -> Any:
-            record.calls.append(__name.replace("_", "-"))
+            tool = __name.replace("_", "-")
+            # ops caches leadership for 30 s in production; the testing backend does not.
+            if tool != "is-leader" or tool not in record.calls:
+                record.calls.append(tool)
             return __orig(*args, **kw)
 
         originals[name] = original
@@ -290,4 +293,93 @@ def record_hook_tools() -> Iterator[HookToolCalls]:
 def hook_tools():
     """A :class:`HookToolCalls` recording every hook-tool call during the test."""
     with record_hook_tools() as record:
+        yield record
+
+
+PEBBLE_WRITES = frozenset(
+    {
+        "add_layer",
+        "autostart_services",
+        "exec",
+        "make_dir",
+        "notify",
+        "push",
+        "remove_identities",
+        "remove_path",
+        "replace_identities",
+        "replan_services",
+        "restart_services",
+        "send_signal",
+        "start_checks",
+        "start_services",
+        "stop_checks",
+        "stop_services",
+    }
+)
+"""Pebble API calls that change the container (files, plan, services, processes)."""
+
+
+class PebbleCalls:
+    """The Pebble API calls the charm made, in order (``get_plan``, ``push``, ...)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def clear(self) -> None:
+        """Forget the calls recorded so far."""
+        self.calls.clear()
+
+    @property
+    def writes(self) -> list[str]:
+        """The calls that changed the container."""
+        return [c for c in self.calls if c in PEBBLE_WRITES]
+
+    @property
+    def reads(self) -> list[str]:
+        """The calls that only looked."""
+        return [c for c in self.calls if c not in PEBBLE_WRITES]
+
+
+@contextmanager
+def record_pebble() -> Iterator[PebbleCalls]:
+    """Record every Pebble API call made through ``ops.testing`` while the block runs."""
+    import functools
+
+    from ops._private.harness import _TestingPebbleClient  # pyright: ignore[reportPrivateUsage]
+    from scenario.mocking import _MockPebbleClient  # pyright: ignore[reportPrivateUsage]
+
+    record = PebbleCalls()
+    names = [
+        n for n, v in vars(_TestingPebbleClient).items() if callable(v) and not n.startswith("_")
+    ]
+    originals = {n: _MockPebbleClient.__dict__.get(n) for n in names}
+    depth: list[str] = []
+    for name in names:
+        original = getattr(_MockPebbleClient, name)
+
+        def wrapper(*args: Any, __name: str = name, __orig: Any = original, **kw: Any) -> Any:
+            # Count the charm's calls only, not the mock's calls to itself.
+            if not depth:
+                record.calls.append(__name)
+            depth.append(__name)
+            try:
+                return __orig(*args, **kw)
+            finally:
+                depth.pop()
+
+        setattr(_MockPebbleClient, name, functools.wraps(original)(wrapper))
+    try:
+        yield record
+    finally:
+        for name, original in originals.items():
+            if original is None:
+                delattr(_MockPebbleClient, name)
+            else:
+                setattr(_MockPebbleClient, name, original)
+
+
+@pytest.fixture
+def pebble_calls():
+    """A :class:`PebbleCalls` recording every Pebble API call during the test."""
+    with record_pebble() as record:
         yield record
