@@ -34,6 +34,9 @@ from _qbittorrent.api import (
     LoginRejectedError,
     QBittorrentClient,
     WorkloadUnreachableError,
+    change_password,
+    confirm_password,
+    wait_until_answering,
 )
 from _qbittorrent.layer import GROUP_ID, PORT, SERVICE, USER_ID, pebble_layer
 from charmarr_interfaces import workload
@@ -326,10 +329,8 @@ class QBittorrentCharm(ops.CharmBase):
         username, old = _credentials_of(current)
         new = generate_token(16)
         container = self.unit.get_container(CONTAINER)
-        client = QBittorrentClient(LOCAL_URL)
         try:
-            client.login(username, old)
-            client.set_preferences({"web_ui_password": new})
+            change_password(LOCAL_URL, username, old, new)
         except WorkloadUnreachableError:
             self._rotate_offline(container, username, old, new)
         except LoginRejectedError:
@@ -337,7 +338,7 @@ class QBittorrentCharm(ops.CharmBase):
                 "qbittorrent refused the current password; the next hook re-applies it"
             ) from None
         else:
-            _confirm(username, old, new)
+            confirm_password(LOCAL_URL, username, old, new)
             # qBittorrent writes its own hash of the new password to the conf in a
             # moment; write ours now so the next reconcile finds a matching conf
             # instead of restarting. Both hashes verify the same password.
@@ -366,8 +367,9 @@ class QBittorrentCharm(ops.CharmBase):
                 raise CharmarrError("qBittorrent.conf did not keep the new password")
             return
         container.start(SERVICE)
-        _wait_until_answering()
-        _confirm(username, old, new)
+        if not wait_until_answering(LOCAL_URL, RESTART_TIMEOUT, _sleep):
+            raise WaitingError("qbittorrent did not answer after the restart; old password kept")
+        confirm_password(LOCAL_URL, username, old, new)
 
 
 # ----------------------------------------------------------------------------------------
@@ -384,36 +386,6 @@ def _credentials_of(content: dict[str, str]) -> tuple[str, str]:
             "juju run qbittorrent/leader rotate-credentials"
         )
     return username, password
-
-
-def _confirm(username: str, old: str, new: str) -> None:
-    """The new password logs in and the old one does not (fresh sessions).
-
-    New first: a successful login resets qBittorrent's failed-login count, so the one
-    expected failure (the old password) is the only one outstanding, and the next hook's
-    login clears it. A rotation never costs more than one failed login.
-    """
-    if not QBittorrentClient(LOCAL_URL).try_login(username, new):
-        raise CharmarrError("qbittorrent did not accept the new password; old one kept")
-    if QBittorrentClient(LOCAL_URL).try_login(username, old):
-        raise CharmarrError("qbittorrent still accepts the old password; rotation undone")
-
-
-def _wait_until_answering() -> None:
-    """Wait (bounded in time and tries) until the WebUI answers its anonymous page."""
-    from charmarr_interfaces.http import HttpClient, WorkloadHttpError
-
-    probe = HttpClient(LOCAL_URL, name="qbittorrent", timeout=2.0)
-    deadline = time.monotonic() + RESTART_TIMEOUT
-    for _ in range(int(RESTART_TIMEOUT * 2) + 1):
-        try:
-            probe.request("GET", "/")
-            return
-        except (WorkloadUnreachableError, WorkloadHttpError):
-            if time.monotonic() >= deadline:
-                break
-            _sleep(0.5)
-    raise WaitingError("qbittorrent did not answer after the restart; old password kept")
 
 
 def _layer_differs(plan: pebble.Plan, layer: pebble.LayerDict) -> bool:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from charmarr_interfaces.http import HttpClient, WorkloadHttpError, WorkloadUnreachableError
@@ -35,7 +36,10 @@ __all__ = [
     "QBittorrentClient",
     "WorkloadHttpError",
     "WorkloadUnreachableError",
+    "change_password",
+    "confirm_password",
     "parse_version",
+    "wait_until_answering",
 ]
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
@@ -151,3 +155,49 @@ class QBittorrentClient:
         self._http.request(
             "POST", "/api/v2/torrents/removeCategories", form={"categories": "\n".join(names)}
         )
+
+
+def change_password(base_url: str, username: str, old: str, new: str) -> None:
+    """Log in with ``old`` and set ``new`` through ``app/setPreferences`` (no restart).
+
+    Raises:
+        LoginRejectedError: ``old`` is not the current password.
+        BannedError, WorkloadUnreachableError, WorkloadHttpError.
+    """
+    client = QBittorrentClient(base_url)
+    client.login(username, old)
+    client.set_preferences({"web_ui_password": new})
+
+
+def confirm_password(base_url: str, username: str, old: str, new: str) -> None:
+    """Check that ``new`` logs in and ``old`` does not, each with a fresh session.
+
+    ``new`` first: a successful login resets qBittorrent's failed-login count, so the one
+    expected failure (``old``) is the only one outstanding and the next login clears it;
+    if ``new`` fails, ``old`` is not tried. A rotation never costs more than one failed
+    login, far from the ban (5 by default).
+
+    Raises:
+        CharmarrError: qBittorrent refuses ``new`` or still accepts ``old``.
+    """
+    if not QBittorrentClient(base_url).try_login(username, new):
+        raise CharmarrError("qbittorrent did not accept the new password; old one kept")
+    if QBittorrentClient(base_url).try_login(username, old):
+        raise CharmarrError("qbittorrent still accepts the old password; rotation undone")
+
+
+def wait_until_answering(base_url: str, timeout: float, sleep: Callable[[float], None]) -> bool:
+    """Poll the anonymous login page until it answers (bounded in time and tries)."""
+    import time
+
+    probe = HttpClient(base_url, name="qbittorrent", timeout=2.0)
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout * 4) + 1):
+        try:
+            probe.request("GET", "/")
+            return True
+        except (WorkloadUnreachableError, WorkloadHttpError):
+            if time.monotonic() >= deadline:
+                return False
+            sleep(0.25)
+    return False
