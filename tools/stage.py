@@ -65,14 +65,54 @@ def requirements(charm: str) -> str:
     return "".join(line + "\n" for line in out.splitlines() if line and not line.startswith("-e"))
 
 
-def stage(charm: str) -> Path:
-    """Write ``lib/charmarr_interfaces`` and ``requirements.txt`` into ``charms/<charm>``."""
+def stage(charm: str, into: Path | None = None) -> Path:
+    """Write ``lib/charmarr_interfaces`` and ``requirements.txt`` for ``charm``.
+
+    Into the charm's own directory by default (what ``charmcraft pack`` reads), or into a
+    copy of it at ``into`` (what the artifact tests measure).
+    """
     charm_dir = ROOT / "charms" / charm
+    if into is not None:
+        shutil.copytree(charm_dir / "src", into / "src", dirs_exist_ok=True)
+        charm_dir = into
     target = charm_dir / "lib" / "charmarr_interfaces"
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(SHARED, target, ignore=shutil.ignore_patterns("testing", "__pycache__"))
     (charm_dir / "requirements.txt").write_text(requirements(charm))
     return charm_dir
+
+
+def build_runtime(charm: str, into: Path) -> Path:
+    """Build the charm's runtime as the pack does: staged tree plus a venv of its requirements.
+
+    Returns:
+        The venv's Python; run it with ``PYTHONPATH=<into>/lib:<into>/src`` as dispatch does.
+    """
+    staged = stage(charm, into)
+    venv = into / "venv"
+    subprocess.run(
+        [uv_binary(), "venv", "--quiet", "--python", sys.executable, str(venv)], check=True
+    )
+    subprocess.run(
+        [
+            uv_binary(),
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(venv / "bin" / "python"),
+            "-r",
+            str(staged / "requirements.txt"),
+        ],
+        check=True,
+    )
+    return venv / "bin" / "python"
+
+
+def installed_size(into: Path) -> int:
+    """Bytes of the runtime: the venv's site-packages plus the staged ``lib/``."""
+    roots = [*into.glob("venv/lib/python*/site-packages"), into / "lib"]
+    return sum(f.stat().st_size for root in roots for f in root.rglob("*") if f.is_file())
 
 
 def main(argv: list[str]) -> int:
