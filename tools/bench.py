@@ -111,9 +111,7 @@ def main() -> int:
                 f"{c['seconds'] * 1000:6.1f} | {extra}"
             )
     args.json.write_text(json.dumps(results, indent=2))
-    print(
-        f"\nwritten: {args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json}"
-    )
+    print(f"\nwritten: {args.json}")
     return 0
 
 
