@@ -52,7 +52,7 @@ HttpUrl = Annotated[str, pydantic.AfterValidator(_check_http_url)]
 class AppData(pydantic.BaseModel):
     """Base of every databag model: versioned, strict about unknown schema versions."""
 
-    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
+    model_config = pydantic.ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     version: int = SCHEMA_VERSION
 
