@@ -110,6 +110,7 @@ class QBittorrentCharm(ops.CharmBase):
         )
         self._report: _Report | None = None
         self._refresh_consumed = False
+        self._set_ports = True
 
         for event in (
             self.on.config_changed,
@@ -135,7 +136,10 @@ class QBittorrentCharm(ops.CharmBase):
     # Events
     # ------------------------------------------------------------------------------------
 
-    def _on_change(self, _: ops.EventBase) -> None:
+    def _on_change(self, event: ops.EventBase) -> None:
+        # The opened port never changes between hooks, and every other event sets it:
+        # spare update-status (every five minutes, for ever) the opened-ports call.
+        self._set_ports = not isinstance(event, ops.UpdateStatusEvent)
         self._reconcile()
 
     def _on_secret_changed(self, _: ops.SecretChangedEvent) -> None:
@@ -178,7 +182,8 @@ class QBittorrentCharm(ops.CharmBase):
         self._publish(state)
 
         gateway, decision, keep_proxy = self._vpn_decision(require_vpn, report)
-        self.unit.set_ports(PORT)
+        if self._set_ports:
+            self.unit.set_ports(PORT)
         container = self.unit.get_container(CONTAINER)
         running = self._ensure_workload(container, username, password, decision.allow_downloads)
         if not decision.allow_downloads:

@@ -42,8 +42,13 @@ def credentials_secret(state: testing.State) -> testing.Secret:
 
 
 def wired(network: FakeNetwork, *, leader: bool = True) -> tuple[testing.State, FakeQBittorrent]:
-    """The converged, fully related state (see testing/wired/qbittorrent.py)."""
-    return wired_state("qbittorrent", network, leader=leader)
+    """The converged state of testing/wired/qbittorrent.py, plus Sonarr beside Radarr."""
+    state, fake = wired_state("qbittorrent", network, leader=leader)
+    radarr = next(r for r in state.relations if r.remote_app_name == "radarr")
+    remote = builders.download_client_from_arr(kind="sonarr")
+    sonarr = dataclasses.replace(remote.relation, local_app_data=dict(radarr.local_app_data))
+    fake.categories["sonarr"] = "/data/downloads/sonarr"
+    return dataclasses.replace(state, relations=[*state.relations, sonarr]), fake
 
 
 def with_relations(state: testing.State, keep: str | None = None, *extra) -> testing.State:

@@ -153,10 +153,14 @@ class FakeQBittorrent(FakeApp):
         """Every login request received."""
         return [r for r in self.requests if r.path == "/api/v2/auth/login"]
 
+    def changes_state(self, request: Request) -> bool:
+        """POSTs change state, except a login (a POST by API design that changes nothing)."""
+        return super().changes_state(request) and request.path != "/api/v2/auth/login"
+
     @property
     def api_writes(self) -> list[Request]:
-        """Requests that change the app's state (not logins: they change nothing)."""
-        return [r for r in self.writes if r.path != "/api/v2/auth/login"]
+        """Requests that change the app's state (same as ``writes``: logins excluded)."""
+        return self.writes
 
     # -- the API ----------------------------------------------------------------------
 

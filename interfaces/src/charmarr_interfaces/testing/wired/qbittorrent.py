@@ -1,6 +1,6 @@
 """qbittorrent-k8s fully wired and converged: one update-status from here changes nothing.
 
-Related to Radarr and Sonarr over ``download-client`` (their categories exist) and to
+Related to Radarr over ``download-client`` (its category exists) and to
 Gluetun over ``vpn-gateway`` (qBittorrent already proxied through it); the credentials
 secret exists, the conf on the ``config`` storage carries its hash, the layer is
 planned and the service runs; the fake answers at ``localhost:8080``.
@@ -50,7 +50,7 @@ def wired_state(network: Any, *, leader: bool = True) -> tuple[testing.State, Fa
         )
     )
     relations: list[testing.RelationBase] = []
-    for kind in ("radarr", "sonarr"):
+    for kind in ("radarr",):
         remote = builders.download_client_from_arr(kind=kind)
         relations.append(
             testing.Relation(
@@ -66,7 +66,7 @@ def wired_state(network: Any, *, leader: bool = True) -> tuple[testing.State, Fa
     relations.append(gluetun.relation)
 
     fake = FakeQBittorrent(username="admin", password=password)
-    fake.categories = {k: desired.category_path(k) for k in ("radarr", "sonarr")}
+    fake.categories = {"radarr": desired.category_path("radarr")}
     proxy = gluetun.content(0)
     data = gluetun.relation.remote_app_data
     gateway = Gateway(
