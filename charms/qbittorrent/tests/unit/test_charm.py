@@ -390,6 +390,18 @@ def test_rotation_refused_by_qbittorrent_publishes_nothing_and_fails(ctx, fake_n
     assert out.unit_status.name == "active"  # the old password still works
 
 
+def test_rotation_when_qbittorrent_refuses_the_current_password(ctx, fake_network):
+    state, fake = wired(fake_network)
+    fake.password = "changed-in-the-webui"
+    with pytest.raises(testing.ActionFailed) as failure:
+        ctx.run(ctx.on.action("rotate-credentials"), state)
+    assert "refused the current password" in failure.value.message
+    assert credentials_secret(failure.value.state).latest_content == (
+        credentials_secret(state).latest_content
+    )
+    assert fake.password_changes == 0
+
+
 def test_rotation_needs_the_leader(ctx, fake_network):
     state, fake = wired(fake_network, leader=False)
     with pytest.raises(testing.ActionFailed) as failure:
@@ -455,10 +467,7 @@ def test_rotation_interval_sets_the_rotate_policy(ctx, fake_network, value, poli
     out = ctx.run(
         ctx.on.config_changed(), dataclasses.replace(state, config={"rotation-interval": value})
     )
-    assert credentials_secret(out).rotate in (
-        policy,
-        ops.SecretRotate.NEVER if policy is None else policy,
-    )
+    assert credentials_secret(out).rotate == (policy or ops.SecretRotate.NEVER)
 
 
 def test_invalid_rotation_interval_blocks_naming_the_values(ctx, fake_network):
