@@ -48,6 +48,7 @@ from charmarr_interfaces.relation import InvalidRelationData
 from charmarr_interfaces.secrets import (
     CharmarrError,
     CredentialRotation,
+    InvalidConfigError,
     OwnedSecret,
     OwnedState,
     WaitingError,
@@ -172,19 +173,32 @@ class QBittorrentCharm(ops.CharmBase):
             report.problems.append(WaitingError("Pebble refused a request; retrying later"))
 
     def _converge(self, report: _Report) -> None:
-        policy = parse_rotation_interval(self.config.get("rotation-interval", "monthly"))
+        # Bad options are reported but never stop the VPN rule from being enforced.
+        try:
+            policy: ops.SecretRotate | None = parse_rotation_interval(
+                self.config.get("rotation-interval", "monthly")
+            )
+        except InvalidConfigError as e:
+            report.problems.append(e)
+            policy = None
         require_vpn = self.config.get("require-vpn", True)
         if not isinstance(require_vpn, bool):
-            raise CharmarrError("invalid require-vpn: use true or false")
-        state = self._credentials.ensure(policy)
-        username, password = _credentials_of(state.content)
-
-        self._publish(state)
+            report.problems.append(InvalidConfigError("invalid require-vpn: use true or false"))
+            require_vpn = True
 
         gateway, decision, keep_proxy = self._vpn_decision(require_vpn, report)
+        container = self.unit.get_container(CONTAINER)
+        try:
+            state = self._credentials.ensure(policy)
+            username, password = _credentials_of(state.content)
+        except CharmarrError:
+            if not decision.allow_downloads:
+                _stop_if_running(container)
+            raise
+
+        self._publish(state)
         if self._set_ports:
             self.unit.set_ports(PORT)
-        container = self.unit.get_container(CONTAINER)
         running = self._ensure_workload(container, username, password, decision.allow_downloads)
         if not decision.allow_downloads:
             return
@@ -380,6 +394,13 @@ class QBittorrentCharm(ops.CharmBase):
 # ----------------------------------------------------------------------------------------
 # Helpers
 # ----------------------------------------------------------------------------------------
+
+
+def _stop_if_running(container: ops.Container) -> None:
+    services = container.get_services(SERVICE)
+    if SERVICE in services and services[SERVICE].is_running():
+        container.stop(SERVICE)
+        logger.info("qbittorrent stopped: downloads are not allowed without the VPN")
 
 
 def _credentials_of(content: dict[str, str]) -> tuple[str, str]:

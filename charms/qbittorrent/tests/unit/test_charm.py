@@ -224,7 +224,10 @@ def test_container_not_reachable_waits(ctx, fake_network):
 def test_non_leader_waits_for_the_leader_to_create_the_secret(ctx, fake_network, tmp_path):
     fake_network.add("localhost:8080", FakeQBittorrent())
     with record_hook_tools() as tools:
-        out = ctx.run(ctx.on.update_status(), fresh_state(tmp_path, leader=False))
+        out = ctx.run(
+            ctx.on.update_status(),
+            fresh_state(tmp_path, leader=False, config={"require-vpn": False}),
+        )
     assert out.unit_status == testing.WaitingStatus(
         "waiting for the leader to create qbittorrent-credentials"
     )
@@ -657,3 +660,24 @@ def test_banned_charm_waits(ctx, fake_network):
     out = ctx.run(ctx.on.update_status(), state)
     assert out.unit_status.name == "waiting"
     assert "banned" in out.unit_status.message
+
+
+def test_bad_options_never_stop_the_vpn_rule(ctx, fake_network):
+    state, _ = wired(fake_network)
+    state = dataclasses.replace(
+        without_endpoint(state, "vpn-gateway"), config={"rotation-interval": "sometimes"}
+    )
+    out = ctx.run(ctx.on.config_changed(), state)
+    assert out.unit_status.name == "blocked"
+    assert services(out)["qbittorrent"] != pebble.ServiceStatus.ACTIVE
+
+
+def test_without_credentials_yet_and_no_vpn_the_daemon_is_still_stopped(ctx, fake_network):
+    state, _ = wired(fake_network, leader=False)
+    state = dataclasses.replace(
+        without_endpoint(state, "vpn-gateway"),
+        secrets=[s for s in state.secrets if s.label != "qbittorrent-credentials"],
+    )
+    out = ctx.run(ctx.on.update_status(), state)
+    assert services(out)["qbittorrent"] != pebble.ServiceStatus.ACTIVE
+    assert out.unit_status.name == "blocked"  # the VPN problem outranks the wait
