@@ -8,7 +8,9 @@ planned and the service runs; the fake answers at ``localhost:8080``.
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -82,6 +84,7 @@ def wired_state(network: Any, *, leader: bool = True) -> tuple[testing.State, Fa
     network.add("localhost:8080", fake)
 
     config_dir = Path(tempfile.mkdtemp(prefix="charmarr-qbittorrent-"))
+    atexit.register(shutil.rmtree, config_dir, ignore_errors=True)
     conf_file = config_dir / "qBittorrent" / "config" / "qBittorrent.conf"
     conf_file.parent.mkdir(parents=True)
     conf_file.write_text(config_mod.render("[Preferences]\nWebUI\\Port=8080\n", "admin", password))
