@@ -235,8 +235,7 @@ class ArrCharm(ops.CharmBase):
         self.reconcile()
         for problem in self._problems:
             event.add_status(problem.status)
-        notes = "; ".join(self._notes)
-        event.add_status(ops.ActiveStatus(notes))
+        event.add_status(ops.ActiveStatus("; ".join(self._notes) or "ready"))
 
     # -- reconcile -----------------------------------------------------------------------------
 
@@ -414,6 +413,13 @@ class ArrCharm(ops.CharmBase):
         """New key -> config.xml -> restart -> wait until it works -> hand it back."""
         del label
         name = self.servarr.name
+        old = current.get(API_KEY)
+        # Rotate only a healthy workload: one that does not answer with the current key
+        # would not confirm the new one either, and a restart would not help it.
+        try:
+            self.local_client(old or "").status()
+        except CharmarrError as e:
+            raise WaitingError(f"{name} is not ready ({e.message}); rotation postponed") from None
         new = generate_token()
         try:
             self._apply_key(new)
@@ -423,7 +429,6 @@ class ArrCharm(ops.CharmBase):
         if self._wait_for(client):
             self._on_key_accepted(client)
             return {API_KEY: new}
-        old = current.get(API_KEY)
         if old:
             try:
                 self._apply_key(old)

@@ -118,8 +118,13 @@ class ServarrClient:
 
     def ping(self) -> None:
         """Anonymous ``GET /ping``: the app is up (``{"status": "OK"}``)."""
-        answer = self._anonymous.get_json("/ping")
+        response = self._anonymous.request("GET", "/ping")
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
         if not isinstance(answer, dict) or str(answer.get("status", "")).lower() != "ok":
+            # Something answers but it is not the app (yet): wait, as for a starting app.
             raise WorkloadHttpError(f"{self.name} answered /ping unexpectedly", 503)
 
     def status(self) -> dict[str, Any]:

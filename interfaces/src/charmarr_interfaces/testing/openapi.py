@@ -38,11 +38,17 @@ def _spec(document: str) -> Any:
     return OpenAPI.from_file_path(str(path), config=Config(spec_validator_cls=None))  # pyright: ignore[reportArgumentType]
 
 
+ANONYMOUS = frozenset({"/ping"})
+"""Routes the apps serve without a key although the documents' global security covers them."""
+
+
 def _mock(request: Request) -> Any:
     from openapi_core.testing import MockRequest
 
     parts = urlsplit(request.url)
     headers = dict(request.headers)
+    if parts.path in ANONYMOUS:
+        headers.setdefault("X-Api-Key", "anonymous")
     return MockRequest(
         f"{parts.scheme}://{parts.netloc}",
         request.method.lower(),
@@ -81,3 +87,11 @@ def validate_requests(requests: Iterable[Request], app: str) -> int:
         validate_request(request, app)
         count += 1
     return count
+
+
+def validate_network(network: Any) -> int:
+    """Validate the requests every Servarr fake on ``network`` received; return the count."""
+    from .fake_servarr import FakeServarr
+
+    fakes = {id(app): app for app in network.apps.values() if isinstance(app, FakeServarr)}
+    return sum(validate_requests(fake.requests, fake.app.name) for fake in fakes.values())
