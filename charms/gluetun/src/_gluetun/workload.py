@@ -224,7 +224,8 @@ def gluetun_layer(settings: VpnSettings, files: Mapping[str, str]) -> pebble.Lay
 def socks5_config(proxy: Mapping[str, str]) -> str:
     """3proxy's configuration: one user, SOCKS5 with strong authentication.
 
-    DNS goes to Gluetun's resolver on localhost, so lookups also use the tunnel.
+    DNS goes to Gluetun's resolver on localhost, so lookups also use the tunnel; the pod's
+    own loopback (Gluetun's control server and HTTP proxy) is not reachable through it.
     """
     return "\n".join(
         [
@@ -233,6 +234,7 @@ def socks5_config(proxy: Mapping[str, str]) -> str:
             "nscache 65536",
             f"users {proxy['username']}:CL:{proxy['password']}",
             "auth strong",
+            "deny * * 127.0.0.0/8",
             f"allow {proxy['username']}",
             f"socks -p{SOCKS5_PORT}",
             "",

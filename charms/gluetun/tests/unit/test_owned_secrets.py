@@ -48,6 +48,7 @@ def test_proxy_credentials_reach_both_proxies_as_files(gw, requirer):
     assert config is not None
     assert f"users charmarr:CL:{content['password']}" in config
     assert "auth strong" in config
+    assert config.index("deny * * 127.0.0.0/8") < config.index("allow charmarr")
     assert "socks -p1080" in config
     assert secret.rotate == ops.SecretRotate.MONTHLY
 
