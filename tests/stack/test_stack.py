@@ -1,0 +1,370 @@
+"""The whole stack in one process: the seven charms chained through ``ops.testing`` as Juju would.
+
+Each test deploys bundle.yaml into a fresh :class:`~harness.Stack` (one ``State`` per unit,
+one fake workload per unit on one network) and checks what an operator would see in
+``juju status`` and inside the apps. Every hook also runs under the leak guard and the
+stack's own whole-run checks (no secret value in any databag or status, no secret
+management by a non-leader); each test ends by asserting there was no violation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import expect
+import pytest
+from charmarr_interfaces.cleanup import managed_name
+from harness import Hook, Stack
+
+WIREGUARD = {"private-key": "wg-private-7f3a9c1e5b2d4f60a8", "addresses": "10.64.0.2/32"}
+
+
+def deploy(stack: Stack, *, grant: bool = True, scale: dict[str, int] | None = None) -> dict:
+    """``juju deploy ./bundle.yaml`` with the user secrets for Gluetun and Plex set."""
+    claim = stack.add_user_secret({"claim-token": stack.plex_tv.issue_claim_token()})
+    vpn = stack.add_user_secret(WIREGUARD)
+    if grant:
+        stack.grant_secret(claim, "plex")
+        stack.grant_secret(vpn, "gluetun")
+    stack.deploy_bundle(
+        extra={
+            "gluetun": {"vpn-provider": "mullvad", "credentials-secret": vpn},
+            "plex": {"claim-token-secret": claim},
+        },
+        scale=scale,
+    )
+    stack.converge()
+    return {"claim": claim, "vpn": vpn}
+
+
+@pytest.fixture
+def deployed(stack: Stack) -> Iterator[Stack]:
+    deploy(stack)
+    assert expect.all_active(stack) == {}
+    yield stack
+    assert stack.violations == []
+
+
+def test_deploy_and_integrate_everything_delivers_every_credential(stack: Stack):
+    deploy(stack)
+
+    assert expect.all_active(stack) == {}, "every unit Active after deploy + integrate"
+    assert stack.statuses()["plex/0"].startswith("active: claimed")
+    assert "VPN connected via mullvad" in stack.statuses()["gluetun/0"]
+    expect.check_delivered(stack)
+    assert len(stack.plex_tv.exchanges) == 1, "the claim token is exchanged exactly once"
+    # The first hooks ran before any relation: no secret ID was published without a grant.
+    for rel in stack.relations.values():
+        for app, bag in rel.app_data.items():
+            for key, value in bag.items():
+                if key.endswith("secret_id"):
+                    record = stack.secrets[value.strip('"')]
+                    assert rel.id in record.grants, f"{app} published {key} without a grant"
+    assert stack.violations == []
+
+
+def test_a_converged_stack_stays_still(deployed: Stack):
+    """One more update-status everywhere changes nothing: no revision, no write, no restart."""
+    stack = deployed
+    before = stack.fingerprint()
+    boots = {
+        u.name: [w.boots for w in u.workloads.values()]
+        for a in stack.apps.values()
+        for u in a.units
+    }
+    mark = len(stack.hooks)
+    stack.update_status()
+    stack.settle()
+
+    assert stack.fingerprint() == before
+    assert [h.kind for h in stack.hooks_since(mark)] == ["update-status"] * 7
+    after = {
+        u.name: [w.boots for w in u.workloads.values()]
+        for a in stack.apps.values()
+        for u in a.units
+    }
+    assert after == boots, "no workload restarted"
+
+
+# ---------------------------------------------------------------------------------------------
+# Rotation
+# ---------------------------------------------------------------------------------------------
+
+
+def rotate(stack: Stack, owner: str, how: str) -> None:
+    """Rotate ``owner``'s credential ``how`` ("action" or "schedule") and check it converges."""
+    label = expect.GENERATORS[owner]
+    record = stack.owned(owner, label)
+    old, old_revision = record.content, record.latest
+    consumers = expect.CONSUMERS[owner]
+    mark = len(stack.hooks)
+    problems: list[str] = []
+
+    def at_each_hook(hook: Hook) -> None:
+        if hook.app == owner and record.latest != old_revision and not published:
+            # The revision was published by this hook: the workload must accept it already.
+            published.append(hook)
+            if not expect.owner_accepts(stack, owner, record.content):
+                problems.append(f"{owner} published a credential its workload refuses")
+        if hook.app in consumers:
+            mine = [h for h in stack.hooks_since(mark) if h.unit == hook.unit]
+            if mine[0].kind != "secret-changed" or mine[0].args[0] != record.id:
+                problems.append(f"{hook.unit}: first hook after the rotation was {mine[0].kind}")
+            elif hook is mine[0] and not expect.holds(
+                stack, hook.app, owner, record.content, [hook]
+            ):
+                problems.append(f"{hook.unit} did not use the new credential in secret-changed")
+
+    published: list[Hook] = []
+    stack.after_hook.append(at_each_hook)
+    try:
+        if how == "action":
+            outcome = stack.run_action(f"{owner}/leader", "rotate-credentials")
+            assert outcome.failure is None, outcome.failure
+            assert outcome.results == {"secret-id": record.id, "revision": record.latest}
+        else:
+            stack.secret_rotate(owner, label)
+        stack.settle()
+    finally:
+        stack.after_hook.remove(at_each_hook)
+
+    new = record.content
+    assert record.latest > old_revision and new != old, f"{owner}: no new revision ({how})"
+    assert expect.owner_accepts(stack, owner, new), f"{owner} does not accept its new credential"
+    assert not expect.owner_accepts(stack, owner, old), f"{owner} still accepts the old one"
+    assert problems == []
+    changed = [h for h in stack.hooks_since(mark) if h.kind == "secret-changed"]
+    per_unit = {u.name: 0 for app in consumers for u in stack.app(app).units}
+    for hook in changed:
+        per_unit[hook.unit] += 1
+    assert per_unit == dict.fromkeys(per_unit, 1), f"{owner}: secret-changed per consumer"
+    for consumer in consumers:
+        hooks = [h for h in stack.hooks_since(mark) if h.app == consumer]
+        assert expect.holds(stack, consumer, owner, new, hooks), f"{consumer} holds {owner}'s old"
+    # Until their next hook, SABnzbd may say "waiting for sabnzbd to start" and the owner's
+    # non-leader units still track the old revision (owners get no secret-changed).
+    stack.converge()
+    assert expect.all_active(stack) == {}
+    assert old_revision in record.pruned and old_revision not in record.revisions, (
+        f"{owner}: revision {old_revision} not pruned once nobody tracked it"
+    )
+
+
+@pytest.mark.parametrize("how", ["action", "schedule"])
+def test_rotating_each_generator_converges_everywhere(deployed: Stack, how: str):
+    for owner in expect.GENERATORS:
+        rotate(deployed, owner, how)
+    expect.check_delivered(deployed)
+
+
+def test_rotate_credentials_on_a_non_leader_fails_and_changes_nothing(stack: Stack):
+    deploy(stack, scale={"radarr": 2})
+    record = stack.owned("radarr", "radarr-api-key")
+    before = record.latest
+
+    outcome = stack.run_action("radarr/1", "rotate-credentials")
+
+    assert outcome.failure is not None and "radarr/leader rotate-credentials" in outcome.failure
+    assert record.latest == before
+    assert stack.violations == []
+
+
+# ---------------------------------------------------------------------------------------------
+# User secrets
+# ---------------------------------------------------------------------------------------------
+
+
+def test_user_secrets_granted_late_then_updated(stack: Stack):
+    uris = deploy(stack, grant=False)
+    status = stack.statuses()
+    assert status["gluetun/0"] == (
+        f"blocked: credentials-secret not granted: juju grant-secret {uris['vpn']} gluetun"
+    )
+    assert status["plex/0"] == (
+        f"blocked: claim-token-secret not granted: juju grant-secret {uris['claim']} plex"
+    )
+    assert "plex (juju)" not in stack.app("radarr").fake.named("notification")
+    assert not stack.app("qbittorrent").leader.workloads["qbittorrent", "qbittorrent"].running, (
+        "qBittorrent must not download before the VPN is up (require-vpn)"
+    )
+
+    # juju grant-secret fires no hook: update-status picks the grants up.
+    stack.grant_secret(uris["vpn"], "gluetun")
+    stack.grant_secret(uris["claim"], "plex")
+    stack.converge()
+    assert expect.all_active(stack) == {}
+    expect.check_delivered(stack)
+
+    # juju update-secret: secret-changed on Gluetun, which applies the new key at once.
+    secrets_dir = stack.app("gluetun").leader.dirs["secrets"]
+    new_key = "wg-private-new-0c9e8d7f6a5b"
+    mark = len(stack.hooks)
+    stack.update_user_secret(uris["vpn"], {**WIREGUARD, "private-key": new_key})
+    stack.settle()
+    hooks = stack.hooks_since(mark)
+    assert [(h.unit, h.kind) for h in hooks][:1] == [("gluetun/0", "secret-changed")]
+    assert (secrets_dir / "wireguard_private_key").read_text() == new_key
+    assert stack.app("gluetun").leader.workloads["gluetun", "gluetun"].boots >= 2
+    assert expect.all_active(stack) == {}
+    assert stack.violations == []
+
+
+def test_an_expired_claim_token_blocks_until_the_user_updates_it(stack: Stack):
+    claim_token = stack.plex_tv.issue_claim_token()
+    stack.plex_tv.expire(claim_token)
+    claim = stack.add_user_secret({"claim-token": claim_token})
+    stack.grant_secret(claim, "plex")
+    stack.deploy("plex", config={"claim-token-secret": claim})
+    stack.deploy("radarr")
+    stack.integrate("plex:media-server", "radarr:media-server")
+    stack.converge()
+    assert stack.statuses()["plex/0"].startswith("blocked: claim failed: plex.tv rejected")
+    assert f"juju update-secret {claim} claim-token=<token>" in stack.statuses()["plex/0"]
+
+    mark = len(stack.hooks)
+    stack.update_user_secret(claim, {"claim-token": stack.plex_tv.issue_claim_token()})
+    stack.settle()
+
+    first = stack.hooks_since(mark)[0]
+    assert (first.unit, first.kind) == ("plex/0", "secret-changed")
+    assert first.status.startswith("active: claimed"), "claimed in the secret-changed hook"
+    stack.converge()
+    token = stack.owned("plex", "plex-token").content["token"]
+    assert token == stack.plex_tv.server_token
+    plex = stack.app("radarr").fake.named("notification")[managed_name("plex")]
+    assert expect.fields_of(plex)["authToken"] == token
+    assert stack.violations == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Relation removal
+# ---------------------------------------------------------------------------------------------
+
+
+def user_entries(stack: Stack) -> dict:
+    """Entries an operator made by hand in the apps, before any removal."""
+    radarr, prowlarr = stack.app("radarr").fake, stack.app("prowlarr").fake
+    qbt, sab = stack.app("qbittorrent").fake, stack.app("sabnzbd").fake
+    radarr.add(
+        "downloadclient", {"name": "my-qbittorrent", "implementation": "QBittorrent", "fields": []}
+    )
+    radarr.add("notification", {"name": "my-plex", "implementation": "PlexServer", "fields": []})
+    prowlarr.add("applications", {"name": "my-radarr", "implementation": "Radarr", "fields": []})
+    qbt.categories["manual"] = "/data/manual"
+    qbt.categories["radarr-old"] = "/somewhere/else"
+    sab.add_user_category("manual", "/data/manual")
+    return {
+        "radarr": (set(radarr.named("downloadclient")) | set(radarr.named("notification"))),
+        "prowlarr": set(prowlarr.named("applications")),
+        "qbittorrent": dict(qbt.categories),
+        "sabnzbd": {n: c["dir"] for n, c in sab.categories.items()},
+    }
+
+
+def test_removing_each_relation_cleans_up_only_what_it_made(deployed: Stack):
+    stack = deployed
+    user = user_entries(stack)
+    radarr, sonarr = stack.app("radarr").fake, stack.app("sonarr").fake
+    prowlarr, qbt, sab = (stack.app(a).fake for a in ("prowlarr", "qbittorrent", "sabnzbd"))
+
+    def remove(a: str, b: str) -> None:
+        stack.remove_relation(stack.relation(a, b))
+        stack.converge()
+
+    # media-indexer: one, then the last.
+    remove("prowlarr", "radarr")
+    assert set(prowlarr.named("applications")) == {managed_name("sonarr"), "my-radarr"}
+    remove("prowlarr", "sonarr")
+    assert set(prowlarr.named("applications")) == {"my-radarr"}
+
+    # download-client: each pair, the last of each provider included.
+    remove("qbittorrent", "radarr")
+    assert set(radarr.named("downloadclient")) == {managed_name("sabnzbd"), "my-qbittorrent"}
+    assert "radarr" not in qbt.categories and "sonarr" in qbt.categories
+    remove("qbittorrent", "sonarr")
+    assert set(sonarr.named("downloadclient")) == {managed_name("sabnzbd")}
+    assert qbt.categories == {"manual": "/data/manual", "radarr-old": "/somewhere/else"}
+    remove("sabnzbd", "radarr")
+    remove("sabnzbd", "sonarr")
+    assert set(radarr.named("downloadclient")) == {"my-qbittorrent"}
+    assert set(sonarr.named("downloadclient")) == set()
+    assert {n: c["dir"] for n, c in sab.categories.items()} == {"*": "", "manual": "/data/manual"}
+
+    # media-server.
+    remove("plex", "radarr")
+    assert set(radarr.named("notification")) == {"my-plex"}
+    assert set(sonarr.named("notification")) == {managed_name("plex")}
+    remove("plex", "sonarr")
+    assert set(sonarr.named("notification")) == set()
+
+    # vpn-gateway: the per-relation control secret and role go with each relation.
+    controls = expect.control_secrets(stack)
+    for app in ("qbittorrent", "sabnzbd", "prowlarr"):
+        rid = stack.relation("gluetun", app).id
+        remove("gluetun", app)
+        assert rid not in expect.control_secrets(stack), f"gluetun-control-{rid} left behind"
+        assert f"vpn-gateway-{rid}" not in expect.gluetun_roles(stack)
+        assert not expect.probe_control_key(controls[rid].content["api-key"])
+    assert expect.control_secrets(stack) == {}
+    assert stack.owned_labels("gluetun") == {expect.PROXY_LABEL}
+    assert sab.misc["socks5_proxy_url"] == ""
+    assert prowlarr.host["proxyEnabled"] is False and prowlarr.host["proxyPassword"] == ""
+    # qBittorrent fails closed without its VPN (require-vpn defaults to true): stopped, and
+    # its proxy goes once the operator lets it run without one.
+    assert stack.statuses()["qbittorrent/0"].startswith("blocked: no VPN")
+    assert not stack.app("qbittorrent").leader.workloads["qbittorrent", "qbittorrent"].running
+    stack.configure("qbittorrent", require_vpn=False)
+    stack.converge()
+    assert qbt.preferences["proxy_password"] == "" and qbt.preferences["dht"] is True
+    assert stack.statuses()["qbittorrent/0"].startswith("active")
+
+    # The user's own entries were never touched.
+    assert user["radarr"] >= {"my-qbittorrent", "my-plex"}
+    assert "my-radarr" in prowlarr.named("applications")
+    assert qbt.categories["manual"] == "/data/manual"
+    assert qbt.categories["radarr-old"] == "/somewhere/else"
+    assert sab.categories["manual"]["dir"] == "/data/manual"
+    # No app can read a secret granted over a relation that is gone.
+    for record in stack.secrets.values():
+        assert record.grants == {}, f"{record.label} still granted to {record.grants}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Leadership
+# ---------------------------------------------------------------------------------------------
+
+
+def test_leader_change_mid_way_still_converges(stack: Stack):
+    deploy(stack, scale={"radarr": 2})
+    assert expect.all_active(stack) == {}
+    old, new = stack.app("radarr").unit(0), stack.app("radarr").unit(1)
+    key = stack.owned("radarr", "radarr-api-key").content["api-key"]
+    assert new.fake.api_key == key, "the non-leader runs its workload with the app's key"
+
+    stack.elect("radarr", 1)
+    stack.converge()
+    assert expect.all_active(stack) == {}
+    assert stack.app("radarr").leader is new
+
+    # A rotation by the new leader: Prowlarr follows in one secret-changed, the old
+    # leader's own workload follows at its next hook.
+    rotate(stack, "radarr", "action")
+    stack.converge()
+    new_key = stack.owned("radarr", "radarr-api-key").content["api-key"]
+    assert new_key != key
+    assert new.fake.api_key == new_key and old.fake.api_key == new_key
+    # ... and on Juju's schedule, which reaches the leader wherever it is.
+    rotate(stack, "radarr", "schedule")
+
+    # A relation removal: both units drop the download client, qBittorrent its category.
+    stack.remove_relation(stack.relation("qbittorrent", "radarr"))
+    stack.converge()
+    for unit in (old, new):
+        assert managed_name("qbittorrent") not in unit.fake.named("downloadclient"), unit.name
+        assert managed_name("sabnzbd") in unit.fake.named("downloadclient"), unit.name
+    assert "radarr" not in stack.app("qbittorrent").fake.categories
+    assert expect.all_active(stack) == {}
+
+    non_leader_hooks = [h for h in stack.hooks if h.unit == "radarr/0" and h.index > 0]
+    assert non_leader_hooks, "the old leader kept running hooks"
+    assert stack.violations == [], "a non-leader managed a secret or wrote an app databag"
