@@ -108,7 +108,6 @@ class Applied:
 
     charm_key: str = ""
     gluetun_running: bool = False
-    socks5_running: bool = False
 
 
 class GluetunCharm(ops.CharmBase):
@@ -293,8 +292,8 @@ class GluetunCharm(ops.CharmBase):
         try:
             current_text = pull_text(gluetun, AUTH_FILE)
             gluetun_plan = gluetun.get_plan()
-        except pebble.ConnectionError:
-            raise WaitingError("waiting for the gluetun container") from None
+        except _PEBBLE_ERRORS as e:
+            raise _waiting(GLUETUN, e) from None
         current = AuthFile.parse(current_text)
         self._remove_orphans(current, inputs)
 
@@ -324,8 +323,8 @@ class GluetunCharm(ops.CharmBase):
                     wanted.stamps[GLUETUN] = digest
                     gluetun_changed = True
             result.gluetun_running = layer is not None or GLUETUN in gluetun_plan.services
-        except pebble.ConnectionError:
-            raise WaitingError("waiting for the gluetun container") from None
+        except _PEBBLE_ERRORS as e:
+            raise _waiting(GLUETUN, e) from None
 
         # The SOCKS5 server only runs behind a configured Gluetun, whose firewall keeps its
         # traffic in the tunnel.
@@ -347,8 +346,8 @@ class GluetunCharm(ops.CharmBase):
                     )
                     wanted.stamps[SOCKS5] = digest
                     socks_changed = True
-            except pebble.ConnectionError:
-                raise WaitingError("waiting for the socks5 container") from None
+            except _PEBBLE_ERRORS as e:
+                raise _waiting(SOCKS5, e) from None
 
         try:
             text = wanted.render()
@@ -364,24 +363,16 @@ class GluetunCharm(ops.CharmBase):
                 # Options or credentials are unusable: the last good configuration keeps
                 # running, but a new or removed role still needs the auth file reloaded.
                 gluetun.restart(GLUETUN)
-        except pebble.ConnectionError:
-            raise WaitingError("waiting for the gluetun container") from None
-        except (pebble.APIError, pebble.ChangeError) as e:
-            problem = f"gluetun did not restart ({type(e).__name__}); will retry"
-            raise WaitingError(problem) from None
+        except _PEBBLE_ERRORS as e:
+            raise _waiting(GLUETUN, e) from None
 
         if socks_plan is not None:
             try:
                 replanned = _ensure_layer(socks, socks_plan, SOCKS5, socks5_layer())
                 if socks_changed and not replanned:
                     socks.restart(SOCKS5)
-            except pebble.ConnectionError:
-                raise WaitingError("waiting for the socks5 container") from None
-            except (pebble.APIError, pebble.ChangeError) as e:
-                raise WaitingError(
-                    f"socks5 did not restart ({type(e).__name__}); will retry"
-                ) from None
-            result.socks5_running = True
+            except _PEBBLE_ERRORS as e:
+                raise _waiting(SOCKS5, e) from None
         return result
 
     def _push_gluetun_files(self, gluetun: ops.Container, files: dict[str, str]) -> None:
@@ -493,16 +484,28 @@ class GluetunCharm(ops.CharmBase):
 
     def _confirm(self, applied: Applied, control_keys: dict[int, str] | None) -> None:
         """Both proxies run again and the control server takes the (new) keys."""
-        services = {
-            **self.unit.get_container(GLUETUN).get_services(GLUETUN),
-            **self.unit.get_container(SOCKS5).get_services(SOCKS5),
-        }
+        services: dict[str, pebble.ServiceInfo] = {}
+        for name in (GLUETUN, SOCKS5):
+            try:
+                services.update(self.unit.get_container(name).get_services(name))
+            except _PEBBLE_ERRORS as e:
+                raise _waiting(name, e) from None
         for name in (GLUETUN, SOCKS5):
             if name not in services or not services[name].is_running():
                 raise WaitingError(f"{name} did not come back after the restart")
         for key in [applied.charm_key, *(control_keys or {}).values()]:
             if not control.accepts(key):
                 raise WaitingError("the gluetun control server did not accept the new key")
+
+
+_PEBBLE_ERRORS = (pebble.ConnectionError, pebble.APIError, pebble.PathError, pebble.ChangeError)
+
+
+def _waiting(container: str, error: Exception) -> WaitingError:
+    """The status for a Pebble call that failed: the container is not ready (yet)."""
+    if isinstance(error, pebble.ConnectionError):
+        return WaitingError(f"waiting for the {container} container")
+    return WaitingError(f"{container} container: {type(error).__name__}; will retry")
 
 
 def _same(current: dict[str, object], new: dict[str, object]) -> bool:

@@ -303,3 +303,24 @@ def test_control_secret_of_a_gone_relation_is_not_rotated(gw):
     state = gw.state(secrets=[stale])
     out = gw.ctx.run(gw.ctx.on.secret_rotate(stale), state)
     assert gw.owned(out, "gluetun-control-9").latest_content == stale.latest_content
+
+
+def test_rotation_fails_when_the_socks5_server_does_not_restart(gw, requirer, monkeypatch):
+    state = gw.state(relations=[requirer.relation], secrets=[gw.proxy_secret()])
+    running = gw.ctx.run(gw.ctx.on.config_changed(), state)
+    before = gw.owned(running, PROXY)
+    original = ops.Container.restart
+
+    def restart(self, *names):
+        if "socks5" in names:
+            raise ops.pebble.APIError({}, 500, "Internal Server Error", "cannot start 3proxy")
+        return original(self, *names)
+
+    monkeypatch.setattr(ops.Container, "restart", restart)
+    with pytest.raises(testing.ActionFailed) as failure:
+        gw.ctx.run(gw.ctx.on.action("rotate-credentials"), running)
+
+    assert "socks5 container: APIError" in failure.value.message
+    after = gw.owned(failure.value.state, PROXY)
+    assert after._latest_revision == before._latest_revision
+    assert gw.file("httpproxy_password") == before.latest_content["password"]
