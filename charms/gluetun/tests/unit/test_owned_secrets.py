@@ -324,3 +324,25 @@ def test_rotation_fails_when_the_socks5_server_does_not_restart(gw, requirer, mo
     after = gw.owned(failure.value.state, PROXY)
     assert after._latest_revision == before._latest_revision
     assert gw.file("httpproxy_password") == before.latest_content["password"]
+
+
+def test_new_relation_while_blocked_still_gets_a_working_key(gw, spy):
+    """Credentials gone: the last good tunnel keeps running and still learns the new role."""
+    running = gw.ctx.run(gw.ctx.on.config_changed(), gw.state())
+    blocked = dataclasses.replace(
+        running, secrets=[s for s in running.secrets if s.id != gw.user.id]
+    )
+    relation = builders.vpn_gateway_from_requirer(relation_id=21).relation
+    spy.clear()
+
+    out = gw.ctx.run(
+        gw.ctx.on.relation_joined(relation), dataclasses.replace(blocked, relations=[relation])
+    )
+
+    assert "not found" in out.unit_status.message
+    key = gw.owned(out, "gluetun-control-21").latest_content["api-key"]
+    assert gw.roles()["vpn-gateway-21"]["apikey"] == key
+    assert spy.pebble("restart") == [("gluetun", "restart", "gluetun")]
+    assert ("gluetun", "replan", None) not in spy.log
+    assert control_status(key) == 200
+    assert published(out.get_relation(21)).connected is True
