@@ -110,7 +110,6 @@ class SabnzbdCharm(ops.CharmBase):
             framework.observe(event, self._on_event)
         framework.observe(self.on.secret_changed, self._on_secret_changed)
         framework.observe(self.on.collect_unit_status, self._on_collect_unit_status)
-        framework.observe(self.on.collect_app_status, self._on_collect_app_status)
 
     # -- events -------------------------------------------------------------------------------
 
@@ -126,13 +125,6 @@ class SabnzbdCharm(ops.CharmBase):
         for problem in self._problems:
             event.add_status(problem.status)
         event.add_status(ops.ActiveStatus("; ".join(self._notes)))
-
-    def _on_collect_app_status(self, event: ops.CollectStatusEvent) -> None:
-        if not self._reconciled:
-            self._reconcile()
-        for problem in self._problems:
-            event.add_status(problem.status)
-        event.add_status(ops.ActiveStatus())
 
     # -- reconcile ----------------------------------------------------------------------------
 

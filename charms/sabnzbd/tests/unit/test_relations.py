@@ -9,6 +9,8 @@ from charmarr_interfaces.testing import builders
 from charmarr_interfaces.testing.wired import sabnzbd as wired
 from ops import pebble, testing
 
+BOTH = ("radarr", "sonarr")
+
 GLUETUN_SOCKS = "gluetun-0.gluetun-endpoints.media.svc.cluster.local:1080"
 
 
@@ -30,7 +32,7 @@ def running(out) -> bool:
 
 
 def test_each_requirer_gets_its_category_under_data_downloads(ctx, fake_network):
-    state_in, fake = wired.wired_state(fake_network)
+    state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
     movies = builders.download_client_from_arr(
         kind="radarr", remote_app="radarr4k", category="movies-4k", relation_id=21
     )
@@ -47,7 +49,7 @@ def test_each_requirer_gets_its_category_under_data_downloads(ctx, fake_network)
 
 
 def test_category_of_a_removed_relation_is_deleted(ctx, fake_network):
-    state_in, fake = wired.wired_state(fake_network)
+    state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
     first = ctx.run(ctx.on.update_status(), state_in)
     radarr = first.get_relation(11)
 
@@ -59,7 +61,7 @@ def test_category_of_a_removed_relation_is_deleted(ctx, fake_network):
 
 
 def test_categories_go_after_the_last_relation_and_user_ones_stay(ctx, fake_network):
-    state_in, fake = wired.wired_state(fake_network)
+    state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
     fake.add_user_category("tv", "/mnt/tv")
     fake.add_user_category("anime", "/data/downloads/anime-by-hand")
     first = ctx.run(ctx.on.update_status(), state_in)
@@ -75,7 +77,7 @@ def test_categories_go_after_the_last_relation_and_user_ones_stay(ctx, fake_netw
 
 
 def test_same_named_user_category_is_left_alone_and_reported(ctx, fake_network):
-    state_in, fake = wired.wired_state(fake_network)
+    state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
     fake.add_user_category("radarr", "/mnt/my-movies")
 
     out = ctx.run(ctx.on.update_status(), state_in)
@@ -88,7 +90,7 @@ def test_same_named_user_category_is_left_alone_and_reported(ctx, fake_network):
 
 
 def test_invalid_requirer_data_is_reported_with_relation_and_field(ctx, fake_network):
-    state_in, _ = wired.wired_state(fake_network)
+    state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
     bad = testing.Relation(
         "download-client",
         remote_app_name="lidarr",
@@ -104,7 +106,7 @@ def test_invalid_requirer_data_is_reported_with_relation_and_field(ctx, fake_net
 
 
 def test_no_relations_no_categories_and_active(ctx, fake_network):
-    state_in, fake = wired.wired_state(fake_network)
+    state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
     state_in = dataclasses.replace(state_in, relations=[], config={"require-vpn": False})
     wired_ini = state_in.get_container("sabnzbd").mounts["config"].source / "sabnzbd.ini"
     wired_ini.write_text(wired.ini_text(wired.API_KEY))
@@ -145,7 +147,7 @@ def test_ready_gateway_sets_the_socks5_proxy_and_shows_the_ip(ctx, fake_network,
 
 
 def test_removing_the_gateway_removes_the_proxy(ctx, fake_network, pebble_calls):
-    state_in, _ = wired.wired_state(fake_network)
+    state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
     state_in = dataclasses.replace(state_in, config={"require-vpn": False})
     assert "socks5_proxy_url = socks5://" in ini_of(state_in)
     gateway = state_in.get_relation(13)
@@ -158,7 +160,7 @@ def test_removing_the_gateway_removes_the_proxy(ctx, fake_network, pebble_calls)
 
 
 def test_proxy_password_change_is_applied_on_secret_changed(ctx, fake_network):
-    state_in, _ = wired.wired_state(fake_network)
+    state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
     proxy = next(s for s in state_in.secrets if "password" in s.latest_content)
     changed = dataclasses.replace(
         proxy, latest_content={"username": "charmarr", "password": "n3wpassw0rdvalue"}
@@ -173,7 +175,7 @@ def test_proxy_password_change_is_applied_on_secret_changed(ctx, fake_network):
 
 
 def test_require_vpn_without_gateway_stops_sabnzbd(ctx, fake_network, pebble_calls):
-    state_in, fake = wired.wired_state(fake_network)
+    state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
     state_in = without(state_in, "vpn-gateway")
     fake.requests.clear()
 
@@ -188,7 +190,7 @@ def test_require_vpn_without_gateway_stops_sabnzbd(ctx, fake_network, pebble_cal
 
 
 def test_require_vpn_with_disconnected_gateway_stops_sabnzbd(ctx, fake_network):
-    state_in, _ = wired.wired_state(fake_network)
+    state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
     down = builders.vpn_gateway_from_gluetun(connected=False, relation_id=13)
     state_in = dataclasses.replace(
         without(state_in, "vpn-gateway"),
@@ -203,7 +205,7 @@ def test_require_vpn_with_disconnected_gateway_stops_sabnzbd(ctx, fake_network):
 
 
 def test_stopped_sabnzbd_starts_again_once_allowed(ctx, fake_network):
-    state_in, _ = wired.wired_state(fake_network)
+    state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
     stopped = ctx.run(ctx.on.update_status(), without(state_in, "vpn-gateway"))
     assert not running(stopped)
 
@@ -216,7 +218,7 @@ def test_stopped_sabnzbd_starts_again_once_allowed(ctx, fake_network):
 
 
 def test_stopped_for_vpn_stays_stopped_on_the_next_hook(ctx, fake_network, pebble_calls):
-    state_in, _ = wired.wired_state(fake_network)
+    state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
     stopped = ctx.run(ctx.on.update_status(), without(state_in, "vpn-gateway"))
     pebble_calls.clear()
 
@@ -227,7 +229,7 @@ def test_stopped_for_vpn_stays_stopped_on_the_next_hook(ctx, fake_network, pebbl
 
 
 def test_require_vpn_false_without_gateway_downloads_directly(ctx, fake_network):
-    state_in, _ = wired.wired_state(fake_network)
+    state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
     state_in = without(state_in, "vpn-gateway", config={"require-vpn": False})
 
     restarted = ctx.run(ctx.on.update_status(), state_in)  # proxy removed: restart
@@ -239,7 +241,7 @@ def test_require_vpn_false_without_gateway_downloads_directly(ctx, fake_network)
 
 @pytest.mark.parametrize("require_vpn", [True, False])
 def test_gateway_secret_not_granted(ctx, fake_network, ungranted, require_vpn):
-    state_in, _ = wired.wired_state(fake_network)
+    state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
     state_in = dataclasses.replace(state_in, config={"require-vpn": require_vpn})
     gateway = state_in.get_relation(13)
     proxy_id = gateway.remote_app_data["proxy_credentials_secret_id"].strip('"')

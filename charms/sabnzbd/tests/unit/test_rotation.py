@@ -10,6 +10,8 @@ from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
 from charmarr_interfaces.testing.wired import sabnzbd as wired
 from ops import pebble, testing
 
+BOTH = ("radarr", "sonarr")
+
 
 def ini_of(state_in) -> str:
     return (state_in.get_container("sabnzbd").mounts["config"].source / "sabnzbd.ini").read_text()
@@ -25,7 +27,7 @@ def key_checks(fake: FakeSabnzbd) -> list[tuple[str, str]]:
 
 
 def test_action_rotates_through_the_app_then_publishes(ctx, fake_network, pebble_calls):
-    state_in, fake = wired.wired_state(fake_network)
+    state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
     fake.requests.clear()
 
     out = ctx.run(ctx.on.action("rotate-credentials"), state_in)
@@ -47,7 +49,7 @@ def test_action_rotates_through_the_app_then_publishes(ctx, fake_network, pebble
 
 
 def test_rotation_on_secret_rotate_event(ctx, fake_network):
-    state_in, fake = wired.wired_state(fake_network)
+    state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
     secret = state_in.get_secret(label=wired.LABEL)
 
     out = ctx.run(ctx.on.secret_rotate(secret), state_in)
@@ -57,7 +59,7 @@ def test_rotation_on_secret_rotate_event(ctx, fake_network):
 
 
 def test_action_on_non_leader_fails_and_changes_nothing(ctx, fake_network):
-    state_in, fake = wired.wired_state(fake_network, leader=False)
+    state_in, fake = wired.wired_state(fake_network, leader=False, consumers=BOTH)
 
     with pytest.raises(testing.ActionFailed, match="run this on the leader"):
         ctx.run(ctx.on.action("rotate-credentials"), state_in)
@@ -66,7 +68,7 @@ def test_action_on_non_leader_fails_and_changes_nothing(ctx, fake_network):
 
 @pytest.mark.parametrize("fault", ["401", "500", "garbage"])
 def test_failed_rotation_publishes_nothing(ctx, fake_network, fault):
-    state_in, fake = wired.wired_state(fake_network)
+    state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
     fake.fault = fault
 
     with pytest.raises(testing.ActionFailed, match="old credential kept") as failure:
@@ -86,7 +88,7 @@ class _StubbornSabnzbd(FakeSabnzbd):
 
 
 def test_new_key_not_accepted_is_not_published(ctx, fake_network):
-    state_in, _ = wired.wired_state(fake_network)
+    state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
     fake_network.add("localhost:8080", _StubbornSabnzbd(wired.API_KEY))
 
     with pytest.raises(testing.ActionFailed, match="refused its new API key") as failure:
@@ -99,7 +101,7 @@ def test_new_key_not_accepted_is_not_published(ctx, fake_network):
 def test_rotation_with_sabnzbd_down_rewrites_ini_restarts_confirms(
     ctx, fake_network, pebble_calls
 ):
-    state_in, fake = wired.wired_state(fake_network)
+    state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
     fake.down_requests = 2  # set_apikey and the first readiness poll find nothing
 
     out = ctx.run(ctx.on.action("rotate-credentials"), state_in)
@@ -115,7 +117,7 @@ def test_rotation_with_sabnzbd_down_rewrites_ini_restarts_confirms(
 
 
 def test_rotation_with_sabnzbd_never_back_keeps_the_old_key_and_heals(ctx, fake_network):
-    state_in, fake = wired.wired_state(fake_network)
+    state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
     fake.fault = "down"
 
     with pytest.raises(testing.ActionFailed, match="did not come back") as failure:
@@ -130,7 +132,7 @@ def test_rotation_with_sabnzbd_never_back_keeps_the_old_key_and_heals(ctx, fake_
 
 
 def test_rotation_while_vpn_keeps_sabnzbd_stopped(ctx, fake_network, pebble_calls):
-    state_in, fake = wired.wired_state(fake_network)
+    state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
     state_in = dataclasses.replace(
         state_in,
         relations=[r for r in state_in.relations if r.endpoint != "vpn-gateway"],
@@ -151,7 +153,7 @@ def test_rotation_while_vpn_keeps_sabnzbd_stopped(ctx, fake_network, pebble_call
 
 
 def test_secret_remove_prunes_the_revision(ctx, fake_network):
-    state_in, _ = wired.wired_state(fake_network)
+    state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
     rotated = ctx.run(ctx.on.action("rotate-credentials"), state_in)
     secret = rotated.get_secret(label=wired.LABEL)
 
@@ -161,7 +163,7 @@ def test_secret_remove_prunes_the_revision(ctx, fake_network):
 
 
 def test_secret_remove_on_non_leader_prunes_nothing(ctx, fake_network):
-    state_in, _ = wired.wired_state(fake_network, leader=False)
+    state_in, _ = wired.wired_state(fake_network, leader=False, consumers=BOTH)
     secret = state_in.get_secret(label=wired.LABEL)
 
     ctx.run(ctx.on.secret_remove(secret, revision=1), state_in)
@@ -170,7 +172,7 @@ def test_secret_remove_on_non_leader_prunes_nothing(ctx, fake_network):
 
 
 def test_consumers_see_the_rotated_secret_id_unchanged(ctx, fake_network):
-    state_in, _ = wired.wired_state(fake_network)
+    state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
     first = ctx.run(ctx.on.update_status(), state_in)
     published = first.get_relation(11).local_app_data["credentials_secret_id"]
 

@@ -12,6 +12,8 @@ from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
 from charmarr_interfaces.testing.wired import sabnzbd as wired
 from ops import pebble, testing
 
+BOTH = ("radarr", "sonarr")
+
 PEBBLE_WRITES = ("push", "add_layer", "replan", "start", "stop", "restart")
 
 
@@ -115,7 +117,7 @@ def test_ini_keeps_every_setting_sabnzbd_wrote(ctx, fake, config_dir, pebble_cal
 
 
 def test_second_update_status_changes_nothing(ctx, fake_network, pebble_calls, hook_tools):
-    state_in, fake = wired.wired_state(fake_network)
+    state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
     first = ctx.run(ctx.on.update_status(), state_in)
     assert first.unit_status.name == "active"
     before = ini(wired_dir(state_in))
@@ -146,7 +148,7 @@ def wired_dir(state_in):
 
 
 def test_non_leader_reads_the_key_and_manages_nothing(ctx, fake_network, hook_tools):
-    state_in, fake = wired.wired_state(fake_network, leader=False)
+    state_in, fake = wired.wired_state(fake_network, leader=False, consumers=BOTH)
 
     out = ctx.run(ctx.on.update_status(), state_in)
 
@@ -186,7 +188,7 @@ def test_container_not_reachable_is_waiting(ctx, fake, config_dir):
     ],
 )
 def test_workload_faults_end_in_a_status(ctx, fake_network, fault, status, text):
-    state_in, fake = wired.wired_state(fake_network)
+    state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
     fake.fault = fault
 
     out = ctx.run(ctx.on.update_status(), state_in)
@@ -199,7 +201,7 @@ def test_workload_faults_end_in_a_status(ctx, fake_network, fault, status, text)
 @pytest.mark.parametrize("refusal", ["403", "body"])
 def test_refused_key_restarts_sabnzbd_to_load_it(ctx, fake_network, pebble_calls, refusal):
     """SABnzbd 3.7 refuses with HTTP 403; others with HTTP 200 and an error body."""
-    state_in, fake = wired.wired_state(fake_network)
+    state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
     fake.api_key = "ffffffffffffffffffffffffffffffff"
     fake.refusal = refusal  # type: ignore[assignment]
 
@@ -211,7 +213,7 @@ def test_refused_key_restarts_sabnzbd_to_load_it(ctx, fake_network, pebble_calls
 
 
 def test_ini_changed_by_the_user_is_put_back_with_a_restart(ctx, fake_network, pebble_calls):
-    state_in, _ = wired.wired_state(fake_network)
+    state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
     path = wired_dir(state_in) / "sabnzbd.ini"
     path.write_text(path.read_text().replace(wired.API_KEY, "ab" * 16))
 
@@ -222,7 +224,7 @@ def test_ini_changed_by_the_user_is_put_back_with_a_restart(ctx, fake_network, p
 
 
 def test_invalid_rotation_interval_is_blocked_naming_the_values(ctx, fake_network):
-    state_in, _ = wired.wired_state(fake_network)
+    state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
     state_in = dataclasses.replace(state_in, config={"rotation-interval": "fortnightly"})
 
     out = ctx.run(ctx.on.config_changed(), state_in)
@@ -241,7 +243,7 @@ def test_invalid_rotation_interval_is_blocked_naming_the_values(ctx, fake_networ
     ],
 )
 def test_rotation_interval_sets_the_secret_policy(ctx, fake_network, value, policy):
-    state_in, _ = wired.wired_state(fake_network)
+    state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
     state_in = dataclasses.replace(
         state_in, config={"rotation-interval": value, "require-vpn": False}
     )
@@ -252,7 +254,7 @@ def test_rotation_interval_sets_the_secret_policy(ctx, fake_network, value, poli
 
 
 def test_rotation_interval_never_turns_rotation_off(ctx, fake_network):
-    state_in, _ = wired.wired_state(fake_network)
+    state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
     secret = testing.Secret(
         {"api-key": wired.API_KEY}, label=wired.LABEL, owner="app", rotate=ops.SecretRotate.DAILY
     )
@@ -285,6 +287,6 @@ def test_publishes_url_kind_and_secret_id_and_grants(ctx, fake, config_dir):
 
 def test_fake_and_wired_agree(fake_network):
     """The wired state's ini carries the key its fake accepts (used by the repo sweeps)."""
-    state_in, fake = wired.wired_state(fake_network)
+    state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
     assert isinstance(fake, FakeSabnzbd)
     assert f"api_key = {fake.api_key}" in ini(wired_dir(state_in))

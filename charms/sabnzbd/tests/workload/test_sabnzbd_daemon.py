@@ -3,14 +3,18 @@
 Debian ships SABnzbd 3.7 (``sabnzbdplus``); the charm's image carries 4.x. What differs
 and how the code copes:
 
-- a refused API key: 3.7 answers HTTP 403 with ``API Key Incorrect``; other releases (and
-  3.7 with ``api_warnings`` off, which sends an empty 403) are handled by the same client,
-  which also accepts HTTP 200 with an ``error:`` body;
-- the built-in ``*`` category: 4.x lists it from the first start, 3.7 only once saved; the
-  client returns what is there and the charm never touches ``*`` either way;
-- both keep ``api_key``, ``host_whitelist`` and ``socks5_proxy_url`` under ``[misc]`` and
-  rewrite ``sabnzbd.ini`` from memory on every settings change, which is why the charm
-  stops SABnzbd before it edits the file.
+- a refused API key: 3.7 answers HTTP 403 with ``API Key Incorrect`` (an empty 403 when
+  ``api_warnings`` is off); the same client also treats HTTP 200 with an ``error:`` body
+  or ``{"status": false, "error": ...}`` as a refusal, the form reported for other
+  releases (covered by the unit tests, since 3.7 cannot produce it);
+- categories: 3.7 answers ``{"config": {}}`` before any category is saved, with no list
+  at all; the client reads a missing list as empty, and the charm never touches the
+  built-in ``*`` category wherever a release lists it;
+- both keep ``api_key``, ``host_whitelist`` and ``socks5_proxy_url`` under ``[misc]``,
+  need a restart for a new ``socks5_proxy_url``, and rewrite ``sabnzbd.ini`` from memory
+  on every settings change, which is why the charm stops SABnzbd before it edits the file;
+- the image runs ``/app/sabnzbd/SABnzbd.py``, Debian ``/usr/bin/sabnzbdplus``; both take
+  ``--config-file``, ``--server`` and ``--browser 0`` and stay in the foreground.
 
 Each test starts its own daemon on 127.0.0.1 with a temp config dir, bounds every wait,
 and kills the daemon at the end.

@@ -78,16 +78,16 @@ class FakeSabnzbd(FakeApp):
         """A category the user made by hand in the web UI."""
         self.categories[name] = self._category(name, folder)
 
+    def changes_state(self, request: Request) -> bool:
+        """SABnzbd's API writes with GET: judge by ``mode`` (and ``name`` for ``config``)."""
+        writing = {"set_config", "del_config", "set_config_default", "pause", "resume"}
+        mode = request.query.get("mode")
+        return mode in writing or (mode == "config" and request.query.get("name") == "set_apikey")
+
     @property
     def api_writes(self) -> list[Request]:
-        """Requests that change SABnzbd's state (SABnzbd's API writes with GET)."""
-        writing = {"set_config", "del_config", "set_config_default", "pause", "resume"}
-        return [
-            r
-            for r in self.requests
-            if r.query.get("mode") in writing
-            or (r.query.get("mode") == "config" and r.query.get("name") == "set_apikey")
-        ]
+        """Requests that changed (or tried to change) SABnzbd's state."""
+        return self.writes
 
     def __call__(self, request: Request) -> Response:
         """Answer, or fail like a closed port while ``down_requests`` lasts."""

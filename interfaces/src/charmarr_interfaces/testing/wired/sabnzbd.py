@@ -70,14 +70,24 @@ def owned_secret(api_key: str = API_KEY) -> testing.Secret:
     )
 
 
-def wired_state(network: Any, *, leader: bool = True) -> tuple[testing.State, FakeSabnzbd]:
-    """Every endpoint related, the workload configured and answering; ends Active."""
+def wired_state(
+    network: Any, *, leader: bool = True, consumers: tuple[str, ...] = ("radarr",)
+) -> tuple[testing.State, FakeSabnzbd]:
+    """Every endpoint related, the workload configured and answering; ends Active.
+
+    ``consumers``: up to two *arr apps on download-client (relation IDs 11 and 12); the
+    vpn-gateway relation with gluetun has ID 13.
+    """
+    if len(consumers) > 2:
+        raise ValueError("at most two consumers (relation IDs 11 and 12)")
     _charm_src()
     from _sabnzbd import socks5_url
 
     config_dir = Path(tempfile.mkdtemp(prefix="sabnzbd-config-"))
-    radarr = builders.download_client_from_arr(kind="radarr", relation_id=11)
-    sonarr = builders.download_client_from_arr(kind="sonarr", relation_id=12)
+    arrs = [
+        builders.download_client_from_arr(kind=kind, relation_id=11 + i)  # type: ignore[arg-type]
+        for i, kind in enumerate(consumers)
+    ]
     gluetun = builders.vpn_gateway_from_gluetun(relation_id=13)
     proxy = gluetun.content(0)
     host = "gluetun-0.gluetun-endpoints.media.svc.cluster.local"
@@ -89,7 +99,7 @@ def wired_state(network: Any, *, leader: bool = True) -> tuple[testing.State, Fa
         leader=leader,
         model=testing.Model(name=MODEL),
         config={"rotation-interval": "monthly", "require-vpn": True},
-        relations=[radarr.relation, sonarr.relation, gluetun.relation],
+        relations=[*(arr.relation for arr in arrs), gluetun.relation],
         secrets=[owned_secret(), *gluetun.secrets],
         containers=[container(config_dir)],
         storages=[testing.Storage("config")],
