@@ -33,11 +33,13 @@ secret management (hook tool, new secret, new revision, grant) by a non-leader u
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import hashlib
 import importlib
 import json
+import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -62,6 +64,7 @@ from charmarr_interfaces.testing.fakes import FakeNetwork, json_response
 from charmarr_interfaces.testing.pytest_plugin import (
     MIN_SECRET_LENGTH,
     SecretLeakError,
+    check_for_leaks,
     record_hook_tools,
     ungranted_secrets,
 )
@@ -92,7 +95,9 @@ class HookError(AssertionError):
 class Workload:
     """One unit's workload process: its fake answers only while the service runs."""
 
-    def __init__(self, unit: str, name: str, fake: Any, on_boot: Callable[[], None] | None = None):
+    def __init__(
+        self, unit: str, name: str, fake: Any, on_boot: Callable[[Any], None] | None = None
+    ):
         self.unit = unit
         self.name = name
         self.fake = fake
@@ -112,7 +117,7 @@ class Workload:
         self.boots += 1
         self.booted_plan = plan
         if self.on_boot is not None:
-            self.on_boot()
+            self.on_boot(self.fake)
 
     def stop(self) -> None:
         self.running = False
@@ -332,10 +337,10 @@ def _qbittorrent_kit(unit: str, root: Path) -> _Kit:
     config.mkdir(parents=True)
     fake = FakeQBittorrent(username="admin", password="")
 
-    def boot() -> None:
+    def boot(daemon: FakeQBittorrent) -> None:
         conf = config / QBT_CONF
         if conf.exists():
-            fake.boot(conf.read_text())
+            daemon.boot(conf.read_text())
 
     workload = Workload(unit, "qbittorrent", fake, boot)
     return _Kit(
@@ -356,13 +361,13 @@ def _sabnzbd_kit(unit: str, root: Path) -> _Kit:
     ini = config / "sabnzbd.ini"
     fake = FakeSabnzbd("", ini_path=ini)
 
-    def boot() -> None:
+    def boot(daemon: FakeSabnzbd) -> None:
         # SABnzbd reads sabnzbd.ini at start: its key and its [misc] settings.
         text = ini.read_text() if ini.exists() else None
         values = ini_mod.misc_values(text)
-        fake.api_key = values.get("api_key", "")
-        fake.misc["socks5_proxy_url"] = values.get("socks5_proxy_url", "")
-        fake.misc["host_whitelist"] = ",".join(ini_mod.misc_list(text, "host_whitelist"))
+        daemon.api_key = values.get("api_key", "")
+        daemon.misc["socks5_proxy_url"] = values.get("socks5_proxy_url", "")
+        daemon.misc["host_whitelist"] = ",".join(ini_mod.misc_list(text, "host_whitelist"))
 
     workload = Workload(unit, "sabnzbd", fake, boot)
     return _Kit(
@@ -571,9 +576,18 @@ class Stack:
 
     @classmethod
     @contextmanager
-    def open(cls, root: Path) -> Iterator[Stack]:
-        """A stack with its transport, Pebble hooks and ``permission denied`` installed."""
-        stack = cls(root)
+    def open(cls, root: Path, *, template: Stack | None = None) -> Iterator[Stack]:
+        """A stack with its transport, Pebble hooks and ``permission denied`` installed.
+
+        ``template``: start from a copy of that stack (its files must have been restored
+        under ``root``, where they were: see :func:`snapshot` and :func:`restore`).
+        """
+        if template is None:
+            stack = cls(root)
+        else:
+            assert template.root == root, "a copy lives where its template's files were"
+            shared = {id(u.ctx): u.ctx for a in template.apps.values() for u in a.units}
+            stack = copy.deepcopy(template, shared)
         with ExitStack() as stack_ctx:
             stack_ctx.enter_context(use_transport(stack.network))
             stack_ctx.enter_context(_pebble_drives_workloads())
@@ -660,6 +674,22 @@ class Stack:
         self._queue(unit_name, "start")
         for container in kit.containers:
             self._queue(unit_name, "pebble-ready", container.name)
+        return unit
+
+    def add_unit(self, app_name: str) -> Unit:
+        """``juju add-unit``: a non-leader unit joins every relation of its app."""
+        app = self.apps[app_name]
+        unit = self._add_unit(app, max(u.number for u in app.units) + 1, leader=False)
+        for rel in self.relations.values():
+            if app_name not in rel.ends or rel.dying:
+                continue
+            other = self.apps[rel.other(app_name)]
+            self._queue(unit.name, "relation-created", rel.id)
+            for remote in other.units:
+                self._queue(unit.name, "relation-joined", rel.id, remote.number)
+                self._queue(unit.name, "relation-changed", rel.id, remote.number)
+                self._queue(remote.name, "relation-joined", rel.id, unit.number)
+                self._queue(remote.name, "relation-changed", rel.id, unit.number)
         return unit
 
     def deploy_bundle(
@@ -850,6 +880,9 @@ class Stack:
             self._running = None
         if calls is not None and calls.management:
             self.violations.append(f"{unit.name} {kind}: non-leader called {calls.management}")
+        if getattr(testing.Context.run, "__wrapped__", None) is None:
+            # Outside a test's own leak guard (a session-wide template): the same check.
+            check_for_leaks(ctx, state, out, [("action failure", failure or "")])
         results = dict(ctx.action_results or {}) if kind == "action" else {}
         unit.state = out
         self._absorb(unit, state, out, kind, args)
@@ -1197,6 +1230,47 @@ class Stack:
     def requests_of(self, hook: Hook) -> list[Request]:
         """The HTTP requests a hook sent (to any workload)."""
         return self.network.requests[hook.requests[0] : hook.requests[1]]
+
+
+WIREGUARD = {"private-key": "wg-private-7f3a9c1e5b2d4f60a8", "addresses": "10.64.0.2/32"}
+"""The operator's VPN account (a WireGuard key) for Gluetun's user secret."""
+
+
+def deploy_charmarr(
+    stack: Stack, *, grant: bool = True, scale: dict[str, int] | None = None
+) -> dict[str, str]:
+    """What the README tells an operator to do: user secrets, deploy the bundle, wait.
+
+    ``juju add-secret`` a claim token (from plex.tv) and a WireGuard key, ``juju
+    grant-secret`` them (unless ``grant`` is False), ``juju deploy ./bundle.yaml`` with
+    ``vpn-provider``, ``credentials-secret`` and ``claim-token-secret`` set, and let the
+    model converge. Returns the user secrets' URIs (``claim``, ``vpn``).
+    """
+    claim = stack.add_user_secret({"claim-token": stack.plex_tv.issue_claim_token()})
+    vpn = stack.add_user_secret(WIREGUARD)
+    if grant:
+        stack.grant_secret(claim, "plex")
+        stack.grant_secret(vpn, "gluetun")
+    stack.deploy_bundle(
+        extra={
+            "gluetun": {"vpn-provider": "mullvad", "credentials-secret": vpn},
+            "plex": {"claim-token-secret": claim},
+        },
+        scale=scale,
+    )
+    stack.converge()
+    return {"claim": claim, "vpn": vpn}
+
+
+def snapshot(root: Path, into: Path) -> None:
+    """Keep a copy of a stack's files (workload volumes, charm roots)."""
+    shutil.copytree(root, into, symlinks=True, dirs_exist_ok=True)
+
+
+def restore(root: Path, snapshot_dir: Path) -> None:
+    """Put a stack's files back as :func:`snapshot` kept them."""
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(snapshot_dir, root, symlinks=True)
 
 
 def _writes(fake: Any) -> list[Any]:
