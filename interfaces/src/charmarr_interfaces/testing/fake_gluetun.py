@@ -25,15 +25,20 @@ _ROUTES = re.compile(r"^\s*routes\s*=\s*\[(.*)\]\s*$")
 
 
 def parse_roles(text: str) -> list[dict[str, object]]:
-    """The ``[[roles]]`` of a Gluetun auth TOML (the subset Gluetun's docs use)."""
-    try:
-        import tomllib
+    """The ``[[roles]]`` of a Gluetun auth TOML.
 
-        data = tomllib.loads(text)
-        roles = data.get("roles", [])
-        return [dict(r) for r in roles if isinstance(r, dict)]
+    A real TOML parser (Python 3.11+) where there is one, so that a file the charm renders
+    badly fails here as it would in Gluetun; otherwise the subset Gluetun's docs use.
+    """
+    import importlib
+
+    try:
+        tomllib = importlib.import_module("tomllib")
     except ImportError:  # pragma: no cover - Python 3.10
-        pass
+        tomllib = None
+    if tomllib is not None:
+        roles_data = tomllib.loads(text).get("roles", [])
+        return [dict(r) for r in roles_data if isinstance(r, dict)]
     roles: list[dict[str, object]] = []
     for line in text.splitlines():
         if _TABLE.match(line):
