@@ -14,7 +14,8 @@ from typing import Any
 import expect
 import pytest
 from charmarr_interfaces.cleanup import managed_name
-from harness import WIREGUARD, Hook, Stack, deploy_charmarr
+from charmarr_interfaces.testing.pytest_plugin import SecretLeakError
+from harness import MODEL_NAME, WIREGUARD, Hook, Stack, deploy_charmarr
 
 
 def deploy(stack: Stack, **kwargs: Any) -> dict[str, str]:
@@ -131,6 +132,32 @@ def rotate(stack: Stack, owner: str, how: str) -> None:
     )
 
 
+def test_a_control_key_rotates_for_its_own_relation_only(deployed: Stack):
+    stack = deployed
+    rid = stack.relation("gluetun", "qbittorrent").id
+    record = stack.owned("gluetun", f"gluetun-control-{rid}")
+    others = {r: c.content for r, c in expect.control_secrets(stack).items() if r != rid}
+    old, old_revision = record.content["api-key"], record.latest
+    mark = len(stack.hooks)
+
+    stack.secret_rotate("gluetun", f"gluetun-control-{rid}")
+    stack.settle()
+
+    new = record.content["api-key"]
+    assert new != old
+    assert expect.gluetun_roles(stack)[f"vpn-gateway-{rid}"] == new
+    assert expect.probe_control_key(new) and not expect.probe_control_key(old)
+    changed = [h for h in stack.hooks_since(mark) if h.kind == "secret-changed"]
+    assert [h.unit for h in changed] == ["qbittorrent/0"], "only its own relation's app"
+    control = f"gluetun.{MODEL_NAME}.svc.cluster.local:8000"
+    keys = [r.headers.get("X-API-Key") for r in stack.requests_of(changed[0]) if control in r.url]
+    assert keys and set(keys) == {new}, "qBittorrent asks Gluetun with the new key at once"
+    assert {r: c.content for r, c in expect.control_secrets(stack).items() if r != rid} == others
+    stack.converge()
+    assert old_revision in record.pruned
+    assert expect.all_active(stack) == {}
+
+
 @pytest.mark.parametrize("how", ["action", "schedule"])
 def test_rotating_each_generator_converges_everywhere(deployed: Stack, how: str):
     for owner in expect.GENERATORS:
@@ -160,6 +187,13 @@ def test_user_secrets_granted_late_then_updated(stack: Stack):
     # juju grant-secret fires no hook: update-status picks the grants up.
     stack.grant_secret(uris["vpn"], "gluetun")
     stack.grant_secret(uris["claim"], "plex")
+    assert not stack.queue
+    mark = len(stack.hooks)
+    stack.update_status()
+    stack.settle()
+    picked_up = {h.unit: h.status for h in stack.hooks_since(mark) if h.kind == "update-status"}
+    assert picked_up["gluetun/0"].startswith("active: VPN connected")
+    assert picked_up["plex/0"].startswith("active: claimed")
     stack.converge()
     assert expect.all_active(stack) == {}
     expect.check_delivered(stack)
@@ -323,6 +357,9 @@ def test_leader_change_mid_way_still_converges(deployed: Stack):
     stack.converge()
     assert expect.all_active(stack) == {}
     assert stack.app("radarr").leader is new
+    # The new leader takes the app's secret over: no second key, no new revision.
+    assert stack.owned_labels("radarr") == {"radarr-api-key"}
+    assert stack.owned("radarr", "radarr-api-key") is record and record.latest == before
 
     # A rotation by the new leader: Prowlarr follows in one secret-changed, the old
     # leader's own workload follows at its next hook.
@@ -346,3 +383,32 @@ def test_leader_change_mid_way_still_converges(deployed: Stack):
     non_leader_hooks = [h for h in stack.hooks if h.unit == "radarr/0" and h.index > 0]
     assert non_leader_hooks, "the old leader kept running hooks"
     assert stack.violations == [], "a non-leader managed a secret or wrote an app databag"
+
+
+# ---------------------------------------------------------------------------------------------
+# The harness itself: what it withholds and what it catches
+# ---------------------------------------------------------------------------------------------
+
+
+def test_the_harness_withholds_a_secret_that_was_not_granted(deployed: Stack):
+    """A consumer reads a secret only through a grant: without it, Juju's "permission denied"."""
+    stack = deployed
+    record = stack.owned("qbittorrent", "qbittorrent-credentials")
+    assert not stack.can_see("plex", record) and stack.can_see("radarr", record)
+    record.grants.clear()  # as if qBittorrent had published the ID without granting it
+    stack.update_status()
+    stack.settle()
+    assert stack.statuses()["radarr/0"] == (
+        "waiting: waiting for qbittorrent (download-client) to grant its secret"
+    )
+
+
+def test_the_harness_catches_a_secret_value_in_a_databag(deployed: Stack):
+    stack = deployed
+    rel = stack.relation("qbittorrent", "radarr")
+    password = stack.owned("qbittorrent", "qbittorrent-credentials").content["password"]
+    rel.app_data["radarr"]["note"] = f"pw={password}"
+    with pytest.raises(SecretLeakError, match="is in radarr app databag"):
+        stack.update_status()
+        stack.settle()
+    rel.app_data["radarr"].pop("note")
