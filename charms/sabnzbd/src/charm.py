@@ -157,6 +157,14 @@ class SabnzbdCharm(ops.CharmBase):
             self._converge_workload(key, decision.allow_downloads, proxy)
         except ops.pebble.ConnectionError:
             self._problems.append(WaitingError("waiting for the sabnzbd container"))
+        except (ops.pebble.ChangeError, ops.pebble.APIError) as e:
+            logger.warning("Pebble refused a change to sabnzbd: %s", type(e).__name__)
+            self._problems.append(
+                CharmarrError(
+                    "sabnzbd did not start: see "
+                    f"juju ssh --container {CONTAINER} {self.unit.name} pebble logs {SERVICE}"
+                )
+            )
         except CharmarrError as e:
             self._problems.append(e)
         else:
@@ -332,6 +340,8 @@ class SabnzbdCharm(ops.CharmBase):
             container.start(SERVICE)
         except ops.pebble.ConnectionError:
             raise WaitingError("sabnzbd container unreachable; old key kept") from None
+        except (ops.pebble.ChangeError, ops.pebble.APIError):
+            raise WaitingError("sabnzbd did not restart with its new key; old key kept") from None
         client = SabnzbdClient(LOCAL_URL, new)
         for _ in range(READY_ATTEMPTS):
             try:

@@ -290,3 +290,32 @@ def test_fake_and_wired_agree(fake_network):
     state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
     assert isinstance(fake, FakeSabnzbd)
     assert f"api_key = {fake.api_key}" in ini(wired_dir(state_in))
+
+
+def test_service_that_fails_to_start_is_blocked_not_a_hook_error(
+    ctx, fake, config_dir, monkeypatch
+):
+    def fail(self, *names):
+        raise pebble.ChangeError("cannot start service: exited quickly", change=None)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ops.Container, "start", fail)
+    out = ctx.run(ctx.on.update_status(), state(config_dir, running=False))
+
+    assert out.unit_status == testing.BlockedStatus(
+        f"sabnzbd did not start: see juju ssh --container sabnzbd {APP}/0 pebble logs sabnzbd"
+    )
+
+
+def test_readiness_check_recovery_reconciles(ctx, fake_network):
+    state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
+    container = state_in.get_container("sabnzbd")
+    check = testing.CheckInfo(
+        "sabnzbd-ready", level=pebble.CheckLevel.READY, status=pebble.CheckStatus.UP
+    )
+    container = dataclasses.replace(container, check_infos=frozenset({check}))
+    state_in = dataclasses.replace(state_in, containers=[container])
+
+    out = ctx.run(ctx.on.pebble_check_recovered(container, check), state_in)
+
+    assert {"radarr", "sonarr"} <= set(fake.categories)
+    assert out.unit_status.name == "active"
