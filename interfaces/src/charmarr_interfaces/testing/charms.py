@@ -12,6 +12,7 @@ import inspect
 import sys
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import ops
 from ops import testing
@@ -57,7 +58,26 @@ def load_charm(name: str, root: Path | None = None) -> type[ops.CharmBase]:
     return classes[0]
 
 
-def context(name: str, **kwargs: object) -> testing.Context[ops.CharmBase]:
-    """An ``ops.testing.Context`` for the charm ``name``, reading its ``charmcraft.yaml``."""
-    charm = load_charm(name)
-    return testing.Context(charm, charm_root=charm_dirs()[name], **kwargs)  # type: ignore[arg-type]
+@cache
+def _charmcraft(name: str) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load((charm_dirs()[name] / "charmcraft.yaml").read_text())
+
+
+def context(name: str, **kwargs: Any) -> testing.Context[ops.CharmBase]:
+    """An ``ops.testing.Context`` for the charm ``name``, from its ``charmcraft.yaml``.
+
+    The metadata, config and actions are passed in rather than read from the charm's
+    directory: given only ``charm_root``, ``ops.testing`` writes ``metadata.yaml`` and
+    friends into it for the run, which races with other test processes.
+    """
+    raw = _charmcraft(name)
+    meta = {k: v for k, v in raw.items() if k not in ("config", "actions")}
+    return testing.Context(
+        load_charm(name),
+        meta=meta,
+        config=raw.get("config") or {"options": {}},
+        actions=raw.get("actions") or {},
+        **kwargs,
+    )
