@@ -52,15 +52,13 @@ from urllib.parse import urlsplit
 import yaml
 from charmarr_interfaces.http import Request, Response, use_transport
 from charmarr_interfaces.servarr import PROWLARR, RADARR, SONARR, ServarrApp
-from charmarr_interfaces.testing.charms import charm_dirs, load_charm, repo_root
+from charmarr_interfaces.testing.charms import charm_dirs, context, load_charm, repo_root
 from charmarr_interfaces.testing.fake_gluetun import FakeGluetun
-from charmarr_interfaces.testing.fake_k8s import ADDRESS as K8S_ADDRESS
-from charmarr_interfaces.testing.fake_k8s import FakeKubernetes
 from charmarr_interfaces.testing.fake_plex import PLEX_TV_ADDRESS, FakePlexServer, FakePlexTv
 from charmarr_interfaces.testing.fake_qbittorrent import FakeQBittorrent
 from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
 from charmarr_interfaces.testing.fake_servarr import FakeServarr
-from charmarr_interfaces.testing.fakes import FakeNetwork, json_response
+from charmarr_interfaces.testing.fakes import FakeNetwork
 from charmarr_interfaces.testing.pytest_plugin import (
     MIN_SECRET_LENGTH,
     SecretLeakError,
@@ -141,29 +139,6 @@ class StackNetwork(FakeNetwork):
                 raise ConnectionRefusedError(f"nothing serves localhost:{port} in this pod")
             return app(request)
         return super().__call__(request, timeout)
-
-
-class KubernetesRouter:
-    """The Kubernetes API for every app of the model: one :class:`FakeKubernetes` each."""
-
-    def __init__(self, namespace: str, pvcs: set[str]):
-        self.namespace = namespace
-        self.pvcs = pvcs
-        self.apps: dict[str, FakeKubernetes] = {}
-
-    def add(self, app: str, containers: list[str]) -> None:
-        fake = FakeKubernetes(self.namespace, containers, app=app)
-        fake.pvcs = self.pvcs
-        self.apps[app] = fake
-
-    def __call__(self, request: Request) -> Response:
-        path = request.path
-        if "/persistentvolumeclaims/" in path:
-            return next(iter(self.apps.values()))(request)
-        name = path.rstrip("/").rsplit("/", 1)[-1]
-        if name in self.apps:
-            return self.apps[name](request)
-        return json_response({"code": 404}, 404)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,18 +411,6 @@ def charm_storages(charm: str) -> frozenset[str]:
     return frozenset((meta.get("storage") or {}).keys())
 
 
-def unit_context(charm: str, charm_root: Path, **kwargs: Any) -> Any:
-    """``testing.context(charm)`` with a private charm root.
-
-    ``ops.testing`` writes ``metadata.yaml`` & co. into the charm root for every run and
-    removes them after; in the real charm directory that races with any other test
-    process using the same charm (a half-written file is a charm without containers).
-    The spec is still read from the charm's own ``charmcraft.yaml``.
-    """
-    charm_root.mkdir(parents=True, exist_ok=True)
-    return testing.Context(load_charm(charm), charm_root=charm_root, **kwargs)
-
-
 def bundle() -> dict[str, Any]:
     """bundle.yaml."""
     return yaml.safe_load(BUNDLE.read_text())
@@ -561,8 +524,6 @@ class Stack:
         self.network = StackNetwork()
         self.plex_tv = FakePlexTv()
         self.network.add(PLEX_TV_ADDRESS, self.plex_tv)
-        self.kubernetes = KubernetesRouter(MODEL_NAME, {"charmarr-media"})
-        self.network.add(K8S_ADDRESS, self.kubernetes)
         self.queue: deque[tuple[str, str, tuple[Any, ...]]] = deque()
         self.hooks: list[Hook] = []
         self.after_hook: list[Callable[[Hook], None]] = []
@@ -647,7 +608,6 @@ class Stack:
         self.apps[name] = app
         for number in range(units):
             self._add_unit(app, number, leader=number == 0)
-        self.kubernetes.add(name, sorted({c for u in app.units for c, _ in u.workloads}))
         return app
 
     def _add_unit(self, app: App, number: int, *, leader: bool) -> Unit:
@@ -657,8 +617,7 @@ class Stack:
         state = testing.State(
             leader=leader, model=MODEL, containers=kit.containers, storages=storages
         )
-        ctx = unit_context(app.charm, self.root / "charm-roots" / unit_name.replace("/", "-"),
-                           app_name=app.name, unit_id=number)  # fmt: skip
+        ctx = context(app.charm, app_name=app.name, unit_id=number)
         unit = Unit(app, number, ctx, state, leader, kit.workloads, kit.ports, kit.dirs, kit.fake)
         app.units.append(unit)
         self.network.local[unit_name] = dict(kit.ports)
@@ -1263,7 +1222,7 @@ def deploy_charmarr(
 
 
 def snapshot(root: Path, into: Path) -> None:
-    """Keep a copy of a stack's files (workload volumes, charm roots)."""
+    """Keep a copy of a stack's files (the workloads' volumes)."""
     shutil.copytree(root, into, symlinks=True, dirs_exist_ok=True)
 
 
