@@ -238,7 +238,7 @@ class SabnzbdCharm(ops.CharmBase):
         if not running:
             container.start(SERVICE)
             raise WaitingError("waiting for sabnzbd to start")
-        self._converge_categories(SabnzbdClient(LOCAL_URL, key), container, wanted)
+        self._converge_categories(SabnzbdClient(LOCAL_URL, key), container)
 
     def _push_ini(self, container: ops.Container, wanted: str, current: str | None) -> None:
         push_if_changed(
@@ -249,9 +249,7 @@ class SabnzbdCharm(ops.CharmBase):
         number = int(self.unit.name.rsplit("/", 1)[1])
         return host_whitelist(self.app.name, self.model.name, number)
 
-    def _converge_categories(
-        self, client: SabnzbdClient, container: ops.Container, ini: str
-    ) -> None:
+    def _converge_categories(self, client: SabnzbdClient, container: ops.Container) -> None:
         """Create each requirer's category; delete managed orphans; never touch the user's."""
         wanted: dict[str, str] = {}
         for remote in self.download_clients.read():

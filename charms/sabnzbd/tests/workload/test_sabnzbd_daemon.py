@@ -155,6 +155,18 @@ def test_rendered_ini_is_accepted_and_only_the_generated_key_works(daemon: Daemo
     assert values["api_key"] == api_key
 
 
+def test_the_file_sabnzbd_saves_needs_no_rewrite(daemon: Daemon, api_key):
+    """Steady state: what SABnzbd writes back renders unchanged, so no restart loop."""
+    daemon.client(api_key).set_category("tv", "/mnt/tv")  # makes SABnzbd save the file
+    saved = daemon.ini_path.read_text()
+    assert "[[tv]]" in saved and "__version__" in saved  # SABnzbd's own rewrite
+
+    again = render_ini(
+        saved, api_key=api_key, whitelist=host_whitelist(APP, MODEL, 0), proxy_url=""
+    )
+    assert again is saved
+
+
 def test_set_apikey_rotation_survives_a_restart(daemon: Daemon, api_key):
     new = daemon.client(api_key).rotate_api_key()
 
@@ -223,6 +235,7 @@ def test_socks5_proxy_url_reads_back_and_is_removed(daemon: Daemon, api_key):
     daemon.stop()
     text = daemon.ini_path.read_text()
     assert ini.misc_values(text)["socks5_proxy_url"] == url  # SABnzbd kept it
+    assert render_ini(text, api_key=api_key, whitelist=whitelist, proxy_url=url) is text
     daemon.ini_path.write_text(
         render_ini(text, api_key=api_key, whitelist=whitelist, proxy_url="")
     )
