@@ -6,7 +6,7 @@ import ops
 import pytest
 from charmarr_interfaces import k8s
 from charmarr_interfaces.secrets import CharmarrError, InvalidConfigError, WaitingError
-from charmarr_interfaces.testing.fake_k8s import ADDRESS, FakeKubernetes
+from charmarr_interfaces.testing.fake_k8s import ADDRESS
 from ops import testing
 
 META = {"name": "radarr", "containers": {"radarr": {}}}
@@ -38,10 +38,7 @@ class Patched(ops.CharmBase):
 
 @pytest.fixture
 def cluster(fake_network):
-    api = FakeKubernetes("media", ["radarr"], app="radarr")
-    api.pvcs.add("charmarr-media")
-    fake_network.add(ADDRESS, api)
-    return api
+    return fake_network.kubernetes
 
 
 def _run(state, event="config_changed"):
@@ -56,10 +53,7 @@ def _state(claim="charmarr-media", leader=True, **kwargs):
 
 
 def _mounts(api):
-    radarr = next(
-        c for c in api.live()["spec"]["template"]["spec"]["containers"] if c["name"] == "radarr"
-    )
-    return radarr.get("volumeMounts", [])
+    return api.container("radarr", "radarr").get("volumeMounts", [])
 
 
 def test_unset_blocks_with_the_fix_and_patches_nothing(cluster):
@@ -75,7 +69,7 @@ def test_set_mounts_the_claim_at_data_once(cluster):
     out = _run(_state())
     assert out.unit_status == testing.ActiveStatus()
     assert len(cluster.patches) == 1
-    spec = cluster.live()["spec"]["template"]["spec"]
+    spec = cluster.live("radarr")["spec"]["template"]["spec"]
     assert {
         "name": "charmarr-media",
         "persistentVolumeClaim": {"claimName": "charmarr-media"},
@@ -102,7 +96,7 @@ def test_changed_claim_remounts_and_unset_removes_the_mount(cluster):
     assert len(cluster.patches) == 2
     claims = [
         v
-        for v in cluster.live()["spec"]["template"]["spec"]["volumes"]
+        for v in cluster.live("radarr")["spec"]["template"]["spec"]["volumes"]
         if v["name"] == "charmarr-media"
     ]
     assert claims == [{"name": "charmarr-media", "persistentVolumeClaim": {"claimName": "other"}}]
@@ -112,11 +106,12 @@ def test_changed_claim_remounts_and_unset_removes_the_mount(cluster):
     assert _mounts(cluster) == []
     assert all(
         v["name"] != "charmarr-media"
-        for v in cluster.live()["spec"]["template"]["spec"]["volumes"]
+        for v in cluster.live("radarr")["spec"]["template"]["spec"]["volumes"]
     )
 
 
 def test_missing_pvc_names_it_and_the_namespace(cluster):
+    cluster.pvcs.discard("nope")
     out = _run(_state(claim="nope"))
     assert out.unit_status == testing.BlockedStatus(
         "PVC nope not found in namespace media: create it (ReadWriteMany) "
@@ -134,6 +129,7 @@ def test_no_trust_says_how_to_grant_it(cluster):
 
 
 def test_api_down_is_waiting(fake_network):
+    fake_network.remove(ADDRESS)
     out = _run(_state())
     assert out.unit_status == testing.WaitingStatus("waiting for the Kubernetes API")
 
@@ -166,30 +162,30 @@ def test_net_admin_adds_the_capability_and_the_tun_device(cluster):
         Patched.net_admin = False
     radarr = next(
         c
-        for c in cluster.live()["spec"]["template"]["spec"]["containers"]
+        for c in cluster.live("radarr")["spec"]["template"]["spec"]["containers"]
         if c["name"] == "radarr"
     )
     assert radarr["securityContext"] == {"capabilities": {"add": ["NET_ADMIN"]}}
     assert {"name": "charmarr-tun", "mountPath": "/dev/net/tun"} in radarr["volumeMounts"]
     tun = [
         v
-        for v in cluster.live()["spec"]["template"]["spec"]["volumes"]
+        for v in cluster.live("radarr")["spec"]["template"]["spec"]["volumes"]
         if v["name"] == "charmarr-tun"
     ]
     assert tun == [
         {"name": "charmarr-tun", "hostPath": {"path": "/dev/net/tun", "type": "CharDevice"}}
     ]
-    assert k8s.PodPatch("radarr", "charmarr-media", net_admin=True).is_applied_in(cluster.live())
-    assert not k8s.PodPatch("radarr", "charmarr-media").is_applied_in(cluster.live())
-    assert not k8s.PodPatch("plex", None).is_applied_in(cluster.live())
+    live = cluster.live("radarr")
+    assert k8s.PodPatch("radarr", "charmarr-media", net_admin=True).is_applied_in(live)
+    assert not k8s.PodPatch("radarr", "charmarr-media").is_applied_in(live)
+    assert not k8s.PodPatch("plex", None).is_applied_in(live)
 
 
 def test_service_account_token_and_ca_are_used(tmp_path, fake_network):
     (tmp_path / "token").write_text("tok\n")
     (tmp_path / "ca.crt").write_text("x")
     api = k8s.KubernetesApi("media", account=tmp_path)
-    fake = FakeKubernetes("media", ["radarr"], app="radarr")
-    fake_network.add(ADDRESS, fake)
+    fake = fake_network.kubernetes
     assert api.pvc_exists("x") is False
     assert fake.requests[0].headers["Authorization"] == "Bearer tok"
     assert fake.requests[0].cafile == str(tmp_path / "ca.crt")

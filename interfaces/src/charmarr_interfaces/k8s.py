@@ -89,10 +89,8 @@ class PodPatch:
         spec = statefulset.get("spec", {}).get("template", {}).get("spec", {})
         volumes = {v.get("name"): v for v in spec.get("volumes") or []}
         container = next(
-            (c for c in spec.get("containers") or [] if c.get("name") == self.container), None
+            (c for c in spec.get("containers") or [] if c.get("name") == self.container), {}
         )
-        if container is None:
-            return False
         mounts = {m.get("name"): m.get("mountPath") for m in container.get("volumeMounts") or []}
         media = (
             volumes.get(MEDIA_VOLUME_NAME, {}).get("persistentVolumeClaim", {}).get("claimName")

@@ -69,11 +69,26 @@ class FakeApp:
 
 
 class FakeNetwork:
-    """Routes requests to fakes by ``host:port``; anything else is unreachable."""
+    """Routes requests to fakes by ``host:port``; anything else is unreachable.
 
-    def __init__(self) -> None:
+    It serves a fake Kubernetes API by default (see :mod:`.fake_k8s`): every charm patches
+    its own StatefulSet, and charm tests run in a cluster where that works.
+    """
+
+    def __init__(self, *, cluster: bool = True) -> None:
         self.apps: dict[str, Callable[[Request], Response]] = {}
         self.requests: list[Request] = []
+        if cluster:
+            from .fake_k8s import ADDRESS, FakeKubernetes
+
+            self.add(ADDRESS, FakeKubernetes())
+
+    @property
+    def kubernetes(self) -> Any:
+        """The fake Kubernetes API (a :class:`~.fake_k8s.FakeKubernetes`)."""
+        from .fake_k8s import ADDRESS
+
+        return self.apps[ADDRESS]
 
     def add(self, address: str, app: Callable[[Request], Response]) -> None:
         """Serve ``app`` at ``address`` (``host:port``)."""
