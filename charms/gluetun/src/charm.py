@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 
 import ops
-from _gluetun import control, pod
+from _gluetun import control
 from _gluetun.config import (
     CREDENTIALS_OPTION,
     EXAMPLES,
@@ -41,6 +41,7 @@ from _gluetun.workload import (
     socks5_layer,
     stamp,
 )
+from charmarr_interfaces.k8s import PodPatch, PodPatcher
 from charmarr_interfaces.secrets import (
     ROTATION_OPTION,
     CharmarrError,
@@ -122,6 +123,7 @@ class GluetunCharm(ops.CharmBase):
             _new_proxy_credentials,
             description="Credentials of Gluetun's HTTP and SOCKS5 proxies",
         )
+        self._pod = PodPatcher(self)
         self._rotation = CredentialRotation(
             self,
             secrets=self._owned_secret,
@@ -182,10 +184,14 @@ class GluetunCharm(ops.CharmBase):
         """Converge secrets, workload files, layers and relation data on the current state."""
         self._reconciled = True
         self._vpn = None
-        pod.ensure_tunnel_privileges(self)
         self.unit.set_ports(CONTROL_PORT, HTTP_PROXY_PORT, SOCKS5_PORT)
         inputs = self._read_inputs()
         self._problems = inputs.problems
+        try:
+            # Gluetun manages a tunnel device and the pod's firewall (needs --trust).
+            self._pod.ensure(PodPatch(GLUETUN, net_admin=True))
+        except CharmarrError as e:
+            self._problems.append(e)
         self._settings = inputs.settings
         applied: Applied | None = None
         try:
