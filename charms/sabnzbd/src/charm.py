@@ -23,14 +23,15 @@ from _sabnzbd import (
     SERVICE,
     USER_ID,
     category_dir,
+    confirm_key,
+    converge_categories,
     host_whitelist,
-    is_managed_category,
     layer,
     render_ini,
+    rotate_through_api,
     socks5_url,
 )
 from _sabnzbd.api import ApiKeyRefusedError, SabnzbdClient
-from charmarr_interfaces import cleanup
 from charmarr_interfaces.download_client import DownloadClientProvider, DownloadClientProviderData
 from charmarr_interfaces.http import WorkloadUnreachableError
 from charmarr_interfaces.relation import InvalidRelationData
@@ -258,39 +259,21 @@ class SabnzbdCharm(ops.CharmBase):
                 continue
             wanted[remote.data.category] = category_dir(remote.data.category)
         try:
-            existing = client.categories()
+            result = converge_categories(client, wanted)
         except ApiKeyRefusedError:
             # sabnzbd.ini carries the secret's key (written above), so the running SABnzbd
             # holds another one: restart it to load the file.
             container.restart(SERVICE)
             raise WaitingError("restarting sabnzbd to load its API key") from None
-        steps = cleanup.plan(
-            wanted,
-            existing.items(),
-            name_of=lambda entry: entry[0],
-            is_managed=lambda name: is_managed_category(name, existing[name]),
-        )
-        for name, folder in steps.create.items():
-            client.set_category(name, folder)
-            logger.info("created category %s", name)
-        for name in steps.delete:
-            client.delete_category(name)
-            logger.info("deleted category %s: its relation is gone", name)
-        foreign = sorted(
-            name
-            for name in wanted
-            if name in existing and not is_managed_category(name, existing[name])
-        )
-        if foreign:
+        if result.foreign:
             self._problems.append(
                 CharmarrError(
-                    f"category {', '.join(foreign)} exists in SABnzbd with another folder and "
-                    "is left as the user's: delete or rename it in SABnzbd"
+                    f"category {', '.join(result.foreign)} exists in SABnzbd with another "
+                    "folder and is left as the user's: delete or rename it in SABnzbd"
                 )
             )
-        served = sorted(set(wanted) - set(foreign))
-        if served:
-            self._notes.append(f"categories: {', '.join(served)}")
+        if result.served:
+            self._notes.append(f"categories: {', '.join(result.served)}")
 
     # -- rotation -----------------------------------------------------------------------------
 
@@ -307,12 +290,11 @@ class SabnzbdCharm(ops.CharmBase):
         """
         old = current.get(API_KEY, "")
         try:
-            new = SabnzbdClient(LOCAL_URL, old).rotate_api_key()
+            return {API_KEY: rotate_through_api(LOCAL_URL, old)}
         except WorkloadUnreachableError:
             new, started = self._rotate_offline()
-            if not started:
-                return {API_KEY: new}
-        self._confirm(new, old)
+        if started:
+            confirm_key(LOCAL_URL, new, old)
         return {API_KEY: new}
 
     def _rotate_offline(self) -> tuple[str, bool]:
@@ -348,17 +330,6 @@ class SabnzbdCharm(ops.CharmBase):
             except WorkloadUnreachableError:
                 _sleep(READY_INTERVAL)
         raise WaitingError("sabnzbd did not come back with its new key; old key kept")
-
-    def _confirm(self, new: str, old: str) -> None:
-        try:
-            SabnzbdClient(LOCAL_URL, new).check_key()
-        except ApiKeyRefusedError:
-            raise CharmarrError("sabnzbd refused its new API key; old key kept") from None
-        try:
-            SabnzbdClient(LOCAL_URL, old).check_key()
-        except ApiKeyRefusedError:
-            return
-        raise CharmarrError("sabnzbd still accepts the old API key; not published")
 
 
 if __name__ == "__main__":  # pragma: nocover

@@ -8,13 +8,22 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from charmarr_interfaces import cleanup
+from charmarr_interfaces.secrets import CharmarrError
+
 from . import ini
+from .api import ApiKeyRefusedError, SabnzbdClient
 
 if TYPE_CHECKING:
     from ops import pebble
+
+logger = logging.getLogger(__name__)
 
 PORT = 8080
 CONTAINER = "sabnzbd"
@@ -141,3 +150,70 @@ def socks5_url(host: str, port: int, username: str, password: str) -> str | None
     if not (_URL_SAFE.match(username) and _URL_SAFE.match(password) and host):
         return None
     return f"socks5://{username}:{password}@{host}:{port}"
+
+
+@dataclass
+class CategoryResult:
+    """What :func:`converge_categories` did and found."""
+
+    created: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+    """Wanted names taken by a category of the user's (another folder): left alone."""
+    served: list[str] = field(default_factory=list)
+
+
+def converge_categories(client: SabnzbdClient, wanted: Mapping[str, str]) -> CategoryResult:
+    """Create the wanted categories, delete managed ones nobody wants, keep the user's.
+
+    Args:
+        client: SABnzbd, with a working key.
+        wanted: category name -> folder, one per live download-client relation (empty
+            once the last relation is gone).
+    """
+    existing = client.categories()
+    steps = cleanup.plan(
+        wanted,
+        existing.items(),
+        name_of=lambda entry: entry[0],
+        is_managed=lambda name: is_managed_category(name, existing[name]),
+    )
+    result = CategoryResult()
+    for name, folder in steps.create.items():
+        client.set_category(name, folder)
+        result.created.append(name)
+        logger.info("created category %s", name)
+    for name in steps.delete:
+        client.delete_category(name)
+        result.deleted.append(name)
+        logger.info("deleted category %s: its relation is gone", name)
+    result.foreign = sorted(
+        n for n in wanted if n in existing and not is_managed_category(n, existing[n])
+    )
+    result.served = sorted(set(wanted) - set(result.foreign))
+    return result
+
+
+def rotate_through_api(base_url: str, old: str) -> str:
+    """``set_apikey`` with the current key, then confirm: the new key works, the old does not.
+
+    Raises:
+        WorkloadUnreachableError: SABnzbd did not answer (the caller falls back to the file).
+        CharmarrError: SABnzbd did not take a new key; nothing is to be published.
+    """
+    new = SabnzbdClient(base_url, old).rotate_api_key()
+    confirm_key(base_url, new, old)
+    return new
+
+
+def confirm_key(base_url: str, new: str, old: str) -> None:
+    """Raise CharmarrError unless SABnzbd accepts ``new`` and refuses ``old``."""
+    try:
+        SabnzbdClient(base_url, new).check_key()
+    except ApiKeyRefusedError:
+        raise CharmarrError("sabnzbd refused its new API key; old key kept") from None
+    try:
+        SabnzbdClient(base_url, old).check_key()
+    except ApiKeyRefusedError:
+        return
+    raise CharmarrError("sabnzbd still accepts the old API key; not published")

@@ -38,10 +38,13 @@ load_charm("sabnzbd")
 
 from _sabnzbd import (  # noqa: E402
     category_dir,
+    confirm_key,
+    converge_categories,
     host_whitelist,
     ini,
     is_managed_category,
     render_ini,
+    rotate_through_api,
 )
 from _sabnzbd.api import ApiKeyRefusedError, SabnzbdApiError, SabnzbdClient  # noqa: E402
 
@@ -168,7 +171,7 @@ def test_the_file_sabnzbd_saves_needs_no_rewrite(daemon: Daemon, api_key):
 
 
 def test_set_apikey_rotation_survives_a_restart(daemon: Daemon, api_key):
-    new = daemon.client(api_key).rotate_api_key()
+    new = rotate_through_api(daemon.url, api_key)  # the charm's rotation, confirm included
 
     assert new != api_key
     daemon.client(new).check_key()
@@ -177,9 +180,7 @@ def test_set_apikey_rotation_survives_a_restart(daemon: Daemon, api_key):
 
     daemon.restart()
     assert ini.misc_values(daemon.ini_path.read_text())["api_key"] == new
-    daemon.client(new).check_key()
-    with pytest.raises(ApiKeyRefusedError):
-        daemon.client(api_key).check_key()
+    confirm_key(daemon.url, new, api_key)
 
 
 def test_offline_rotation_by_rewriting_the_ini(daemon: Daemon, api_key):
@@ -199,25 +200,32 @@ def test_offline_rotation_by_rewriting_the_ini(daemon: Daemon, api_key):
 
 def test_categories_are_created_and_removed_and_user_ones_stay(daemon: Daemon, api_key):
     client = daemon.client(api_key)
-    client.set_category("tv", "/mnt/tv")  # a category the user made by hand
+    client.set_category("tv", "/mnt/tv")  # categories the user made by hand
+    client.set_category("sonarr", "/mnt/my-sonarr")
 
-    client.set_category("radarr", category_dir("radarr"))
-    client.set_category("movies-4k", category_dir("movies-4k"))
-
+    # radarr, sonarr and a 4k radarr related
+    wanted = {n: category_dir(n) for n in ("radarr", "sonarr", "movies-4k")}
+    result = converge_categories(client, wanted)
+    assert sorted(result.created) == ["movies-4k", "radarr"]
+    assert result.foreign == ["sonarr"]
     existing = client.categories()
     assert existing["radarr"] == "/data/downloads/radarr"
     assert existing["movies-4k"] == "/data/downloads/movies-4k"
-    assert is_managed_category("radarr", existing["radarr"])
-    assert not is_managed_category("tv", existing["tv"])
+    assert existing["sonarr"] == "/mnt/my-sonarr"
+    assert converge_categories(client, wanted).created == []  # idempotent
 
-    for name, folder in existing.items():
-        if is_managed_category(name, folder):
-            client.delete_category(name)
+    # the 4k relation goes
+    del wanted["movies-4k"]
+    assert converge_categories(client, wanted).deleted == ["movies-4k"]
 
+    # the last relations go
+    result = converge_categories(client, {})
+    assert result.deleted == ["radarr"]
     left = client.categories()
-    assert "radarr" not in left
-    assert "movies-4k" not in left
+    assert "radarr" not in left and "movies-4k" not in left
     assert left["tv"] == "/mnt/tv"
+    assert left["sonarr"] == "/mnt/my-sonarr"
+    assert not is_managed_category("tv", left["tv"])
 
 
 def test_socks5_proxy_url_reads_back_and_is_removed(daemon: Daemon, api_key):
