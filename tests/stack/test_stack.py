@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import expect
+import ops
 import pytest
 from charmarr_interfaces.cleanup import managed_name
 from charmarr_interfaces.testing.pytest_plugin import SecretLeakError
@@ -66,6 +67,26 @@ def test_a_converged_stack_stays_still(deployed: Stack):
 # ---------------------------------------------------------------------------------------------
 # Rotation
 # ---------------------------------------------------------------------------------------------
+
+
+def test_rotation_interval_changes_the_schedule_only(deployed: Stack):
+    """``juju config <app> rotation-interval=never`` on every generator: no revision, no hook
+    on any consumer, every secret's rotate policy off; ``weekly`` turns it back on."""
+    stack = deployed
+    records = {app: stack.owned(app, label) for app, label in expect.GENERATORS.items()}
+    revisions = {app: r.latest for app, r in records.items()}
+    for interval, policy in (
+        ("never", ops.SecretRotate.NEVER),
+        ("weekly", ops.SecretRotate.WEEKLY),
+    ):
+        mark = len(stack.hooks)
+        for app in expect.GENERATORS:
+            stack.configure(app, rotation_interval=interval)
+        stack.converge()
+        assert {a: r.rotate for a, r in records.items()} == dict.fromkeys(records, policy)
+        assert {a: r.latest for a, r in records.items()} == revisions
+        assert [h for h in stack.hooks_since(mark) if h.kind.startswith("secret-")] == []
+        assert expect.all_active(stack) == {}
 
 
 def rotate(stack: Stack, owner: str, how: str) -> None:
