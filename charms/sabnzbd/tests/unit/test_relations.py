@@ -253,3 +253,30 @@ def test_gateway_secret_not_granted(ctx, fake_network, ungranted, require_vpn):
         "waiting for gluetun (vpn-gateway) to grant its secret"
     )
     assert running(out) is (not require_vpn)
+
+
+@pytest.mark.parametrize("require_vpn", [True, False])
+def test_proxy_credentials_sabnzbd_cannot_use(ctx, fake_network, config_dir, require_vpn):
+    gluetun = builders.vpn_gateway_from_gluetun(
+        proxy_credentials={"username": "charmarr", "password": "p@ss/w0rd:x"}
+    )
+    state_in = testing.State(
+        leader=True,
+        model=testing.Model(name="media"),
+        config={"require-vpn": require_vpn},
+        relations=[gluetun.relation],
+        secrets=[wired.owned_secret(), *gluetun.secrets],
+        containers=[wired.container(config_dir)],
+    )
+    (config_dir / "sabnzbd.ini").write_text(wired.ini_text(wired.API_KEY))
+    from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
+
+    fake_network.add("localhost:8080", FakeSabnzbd(wired.API_KEY))
+
+    out = ctx.run(ctx.on.relation_changed(gluetun.relation), state_in)
+
+    assert out.unit_status == testing.BlockedStatus(
+        "proxy credentials from gluetun are not URL-safe; SABnzbd cannot use them"
+    )
+    assert running(out) is (not require_vpn)
+    assert "p@ss" not in (config_dir / "sabnzbd.ini").read_text()

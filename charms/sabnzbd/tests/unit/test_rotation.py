@@ -180,3 +180,55 @@ def test_consumers_see_the_rotated_secret_id_unchanged(ctx, fake_network):
 
     assert out.get_relation(11).local_app_data["credentials_secret_id"] == published
     assert builders  # the ID stays; consumers follow the new revision
+
+
+class _TwoKeysSabnzbd(FakeSabnzbd):
+    """Hands out a new key but keeps accepting the old one too."""
+
+    def handle(self, request):
+        if request.query.get("apikey") in self.retired_keys:
+            request = type(request)(
+                request.method,
+                request.url.replace(request.query["apikey"], self.api_key),
+                request.headers,
+                request.body,
+            )
+        return super().handle(request)
+
+
+def test_old_key_still_accepted_is_not_published(ctx, fake_network):
+    state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
+    fake_network.add("localhost:8080", _TwoKeysSabnzbd(wired.API_KEY))
+
+    with pytest.raises(testing.ActionFailed, match="still accepts the old API key") as failure:
+        ctx.run(ctx.on.action("rotate-credentials"), state_in)
+
+    secret = failure.value.state.get_secret(label=wired.LABEL)
+    assert secret.latest_content == {"api-key": wired.API_KEY}
+
+
+def test_rotation_with_container_unreachable_keeps_the_key(ctx, fake_network):
+    state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
+    fake.fault = "down"
+    container = dataclasses.replace(state_in.get_container("sabnzbd"), can_connect=False)
+    state_in = dataclasses.replace(state_in, containers=[container])
+
+    with pytest.raises(testing.ActionFailed, match="container unreachable") as failure:
+        ctx.run(ctx.on.action("rotate-credentials"), state_in)
+
+    secret = failure.value.state.get_secret(label=wired.LABEL)
+    assert secret.latest_content == {"api-key": wired.API_KEY}
+
+
+def test_owned_secret_without_its_key_is_blocked(ctx, fake_network):
+    state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
+    broken = testing.Secret({"other": "x" * 10}, label=wired.LABEL, owner="app")
+    state_in = dataclasses.replace(
+        state_in, secrets=[broken, *[s for s in state_in.secrets if s.label != wired.LABEL]]
+    )
+
+    out = ctx.run(ctx.on.update_status(), state_in)
+
+    assert out.unit_status == testing.BlockedStatus(
+        "sabnzbd-api-key lacks api-key: run rotate-credentials"
+    )
