@@ -27,7 +27,9 @@ import ops
 from _plex import api, workload
 from _plex.preferences import MACHINE_ID, PROCESSED_ID, Preferences
 from charmarr_interfaces.http import WorkloadUnreachableError
+from charmarr_interfaces.k8s import PodPatcher, ensure_media_volume
 from charmarr_interfaces.media_server import TOKEN, MediaServerProvider, MediaServerProviderData
+from charmarr_interfaces.reconcile import worst
 from charmarr_interfaces.secrets import (
     CharmarrError,
     OwnedSecret,
@@ -73,6 +75,7 @@ class PlexCharm(ops.CharmBase):
         self._status: ops.StatusBase | None = None
         self._server_token = ""
         self.media_server = MediaServerProvider(self)
+        self._pod = PodPatcher(self)
         self.token_secret = OwnedSecret(
             self,
             TOKEN_LABEL,
@@ -124,6 +127,16 @@ class PlexCharm(ops.CharmBase):
 
     def _reconcile(self) -> None:
         """Converge on the whole current state; record the resulting status."""
+        media: ops.StatusBase = ops.ActiveStatus()
+        try:
+            ensure_media_volume(self._pod, self, workload.CONTAINER)
+        except CharmarrError as e:
+            media = e.status
+        self._converge_status()
+        assert self._status is not None
+        self._status = worst([self._status, media])
+
+    def _converge_status(self) -> None:
         try:
             self._status = self._converge()
         except CharmarrError as e:

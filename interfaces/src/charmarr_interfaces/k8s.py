@@ -215,3 +215,16 @@ def media_volume_unset_error(charm: ops.CharmBase) -> CharmarrError:
         f"{MEDIA_VOLUME_OPTION} unset: create a ReadWriteMany PVC in namespace "
         f"{charm.model.name}, then juju config {charm.app.name} {MEDIA_VOLUME_OPTION}=<pvc>"
     )
+
+
+def ensure_media_volume(patcher: PodPatcher, charm: ops.CharmBase, container: str) -> None:
+    """Mount the ``media-volume`` PVC at /data in ``container`` (or remove the mount).
+
+    Raises:
+        CharmarrError: the option is unset (after removing any old mount), invalid, the PVC
+            is missing or the charm lacks trust; WaitingError: the API did not answer.
+    """
+    claim = media_claim(charm)
+    patcher.ensure(PodPatch(container, claim))
+    if claim is None:
+        raise media_volume_unset_error(charm)

@@ -70,7 +70,7 @@ class Unclaimed:
         return testing.State(
             leader=leader,
             model=testing.Model(name=MODEL),
-            config=config or {},
+            config={"media-volume": "charmarr-media", **(config or {})},
             containers=[plex_container(self.root, planned=planned)],
             storages=[testing.Storage("config")],
             relations=relations or [],

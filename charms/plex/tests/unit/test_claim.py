@@ -22,6 +22,8 @@ from ops import testing
 APP = "plex-k8s"
 WRITES = ("push", "add_layer", "replan", "restart", "start", "stop", "make_dir")
 
+MEDIA = {"media-volume": "charmarr-media"}
+
 
 def claim_secret(token: str, key: str = "claim-token") -> testing.Secret:
     """The user's claim-token secret (created by the user, granted to plex)."""
@@ -75,7 +77,9 @@ def test_secret_added_later_claims_the_server(ctx, unclaimed, plex_tv, pebble):
     token = plex_tv.issue_claim_token()
     secret = claim_secret(token)
     state = dataclasses.replace(
-        before, config={"claim-token-secret": secret.id}, secrets=[*before.secrets, secret]
+        before,
+        config={**MEDIA, "claim-token-secret": secret.id},
+        secrets=[*before.secrets, secret],
     )
     pebble.clear()
     out = ctx.run(ctx.on.config_changed(), state)
@@ -126,7 +130,7 @@ def test_claim_fills_in_missing_identifiers(ctx, fake_network, charm_module, ple
 
     state = testing.State(
         leader=True,
-        config={"claim-token-secret": secret.id},
+        config={**MEDIA, "claim-token-secret": secret.id},
         containers=[plex_container(root)],
         secrets=[secret],
     )
@@ -146,7 +150,7 @@ def test_claim_token_secret_not_granted(ctx, unclaimed, plex_tv, ungranted):
 
     out = ctx.run(
         ctx.on.update_status(),
-        unclaimed.state(config={"claim-token-secret": secret.id}, secrets=[secret]),
+        unclaimed.state(config={**MEDIA, "claim-token-secret": secret.id}, secrets=[secret]),
     )
 
     assert blocked(out) == f"claim-token-secret not granted: juju grant-secret {secret.id} {APP}"
@@ -155,7 +159,7 @@ def test_claim_token_secret_not_granted(ctx, unclaimed, plex_tv, ungranted):
 
 def test_claim_token_secret_granted_later_is_picked_up_on_update_status(ctx, unclaimed, plex_tv):
     secret = claim_secret(plex_tv.issue_claim_token())
-    state = unclaimed.state(config={"claim-token-secret": secret.id}, secrets=[secret])
+    state = unclaimed.state(config={**MEDIA, "claim-token-secret": secret.id}, secrets=[secret])
     with ungranted_secrets(secret.id):
         before = ctx.run(ctx.on.update_status(), state)
     assert "not granted" in blocked(before)
@@ -183,7 +187,7 @@ def test_claim_token_secret_missing_key(ctx, unclaimed, plex_tv):
 
     out = ctx.run(
         ctx.on.update_status(),
-        unclaimed.state(config={"claim-token-secret": secret.id}, secrets=[secret]),
+        unclaimed.state(config={**MEDIA, "claim-token-secret": secret.id}, secrets=[secret]),
     )
 
     assert blocked(out) == (
@@ -203,7 +207,7 @@ def test_expired_claim_token_blocks_with_the_update_secret_command(
     token = plex_tv.issue_claim_token()
     plex_tv.expire(token)
     secret = claim_secret(token)
-    state = unclaimed.state(config={"claim-token-secret": secret.id}, secrets=[secret])
+    state = unclaimed.state(config={**MEDIA, "claim-token-secret": secret.id}, secrets=[secret])
 
     out = ctx.run(ctx.on.update_status(), state)
 
@@ -228,7 +232,7 @@ def test_secret_changed_retries_a_failed_claim(ctx, unclaimed, plex_tv):
     secret = claim_secret(expired)
     failed = ctx.run(
         ctx.on.update_status(),
-        unclaimed.state(config={"claim-token-secret": secret.id}, secrets=[secret]),
+        unclaimed.state(config={**MEDIA, "claim-token-secret": secret.id}, secrets=[secret]),
     )
     assert blocked(failed).startswith("claim failed")
 
@@ -249,7 +253,7 @@ def test_used_claim_token_is_rejected(ctx, unclaimed, plex_tv):
 
     out = ctx.run(
         ctx.on.update_status(),
-        unclaimed.state(config={"claim-token-secret": secret.id}, secrets=[secret]),
+        unclaimed.state(config={**MEDIA, "claim-token-secret": secret.id}, secrets=[secret]),
     )
 
     assert blocked(out).startswith("claim failed")
@@ -259,7 +263,7 @@ def test_plex_tv_unreachable_waits_and_retries(ctx, unclaimed, fake_network, clo
     plex_tv = FakePlexTv(clock=clock)
     token = plex_tv.issue_claim_token()
     secret = claim_secret(token)
-    state = unclaimed.state(config={"claim-token-secret": secret.id}, secrets=[secret])
+    state = unclaimed.state(config={**MEDIA, "claim-token-secret": secret.id}, secrets=[secret])
 
     out = ctx.run(ctx.on.update_status(), state)
 
@@ -279,7 +283,7 @@ def test_plex_tv_faults_wait(ctx, unclaimed, plex_tv, fault):
 
     out = ctx.run(
         ctx.on.update_status(),
-        unclaimed.state(config={"claim-token-secret": secret.id}, secrets=[secret]),
+        unclaimed.state(config={**MEDIA, "claim-token-secret": secret.id}, secrets=[secret]),
     )
 
     assert "retrying on the next update-status" in waiting(out)
@@ -292,7 +296,7 @@ def test_plex_tv_refusing_the_request_blocks(ctx, unclaimed, plex_tv):
 
     out = ctx.run(
         ctx.on.update_status(),
-        unclaimed.state(config={"claim-token-secret": secret.id}, secrets=[secret]),
+        unclaimed.state(config={**MEDIA, "claim-token-secret": secret.id}, secrets=[secret]),
     )
 
     assert blocked(out).startswith("claim failed: plex.tv rejected the claim token (HTTP 401)")
@@ -304,7 +308,7 @@ def test_plex_tv_answer_without_token_blocks(ctx, unclaimed, plex_tv):
 
     out = ctx.run(
         ctx.on.update_status(),
-        unclaimed.state(config={"claim-token-secret": secret.id}, secrets=[secret]),
+        unclaimed.state(config={**MEDIA, "claim-token-secret": secret.id}, secrets=[secret]),
     )
 
     assert blocked(out).startswith(
@@ -322,7 +326,7 @@ def test_server_slow_to_confirm_the_claim_waits(ctx, fake_network, charm_module,
     secret = claim_secret(plex_tv.issue_claim_token())
     state = testing.State(
         leader=True,
-        config={"claim-token-secret": secret.id},
+        config={**MEDIA, "claim-token-secret": secret.id},
         containers=[plex_container(root)],
         secrets=[secret],
     )
@@ -366,7 +370,7 @@ def test_claim_configured_at_deploy_is_used_once_plex_comes_up(
     fake_network.add(PLEX_ADDRESS, starting_up)
     secret = claim_secret(plex_tv.issue_claim_token())
     state = unclaimed.state(
-        planned=False, config={"claim-token-secret": secret.id}, secrets=[secret]
+        planned=False, config={**MEDIA, "claim-token-secret": secret.id}, secrets=[secret]
     )
 
     out = ctx.run(ctx.on.pebble_ready(state.get_container("plex")), state)

@@ -24,6 +24,8 @@ CHARM_DIR = Path(__file__).resolve().parents[2]
 WRITES = ("push", "add_layer", "replan", "restart", "start", "stop", "make_dir")
 SECRET_WRITES = ("add_secret", "set_content", "set_info", "grant", "remove_all_revisions")
 
+MEDIA = {"media-volume": "charmarr-media"}
+
 
 def wired(fake_network: Any, *, leader: bool = True) -> tuple[testing.State, FakePlexServer]:
     return wired_state("plex", fake_network, leader=leader)
@@ -188,7 +190,7 @@ def test_non_leader_without_secret_yet_and_unclaimed_server(ctx, unclaimed, plex
 def test_claimed_server_without_token_in_preferences_waits(ctx, fake_network):
     root, _ = config_dir(preferences_xml(None))
     fake_network.add("localhost:32400", FakePlexServer(None, claimed=True))
-    state = testing.State(leader=True, containers=[plex_container(root)])
+    state = testing.State(leader=True, config=MEDIA, containers=[plex_container(root)])
 
     out = ctx.run(ctx.on.update_status(), state)
 
@@ -201,7 +203,7 @@ def test_claimed_server_without_token_in_preferences_waits(ctx, fake_network):
 def test_garbage_preferences_block(ctx, fake_network):
     root, _ = config_dir("this is not <xml")
     fake_network.add("localhost:32400", FakePlexServer(None, claimed=True))
-    state = testing.State(leader=True, containers=[plex_container(root)])
+    state = testing.State(leader=True, config=MEDIA, containers=[plex_container(root)])
 
     out = ctx.run(ctx.on.update_status(), state)
 
@@ -324,3 +326,22 @@ def test_charmcraft_yaml_matches_the_contract():
     parsed = ops.CharmMeta.from_yaml((CHARM_DIR / "charmcraft.yaml").read_text())
     assert parsed.name == "plex-k8s"
     assert "config" in parsed.storages and "plex" in parsed.containers
+
+
+def test_media_volume_is_mounted_at_data_and_unset_blocks(fake_network):
+    from charmarr_interfaces.testing.charms import context
+    from charmarr_interfaces.testing.wired import wired_state
+
+    state, _ = wired_state("plex", fake_network, leader=True)
+    ctx = context("plex", app_name="plex")
+    out = ctx.run(ctx.on.config_changed(), state)
+    assert out.unit_status.name == "active"
+    mounts = fake_network.kubernetes.container("plex", "plex")["volumeMounts"]
+    assert mounts == [{"name": "charmarr-media", "mountPath": "/data"}]
+    unset = dataclasses.replace(out, config={**out.config, "media-volume": ""})
+    out = ctx.run(ctx.on.config_changed(), unset)
+    assert out.unit_status == ops.BlockedStatus(
+        f"media-volume unset: create a ReadWriteMany PVC in namespace {out.model.name}, "
+        "then juju config plex media-volume=<pvc>"
+    )
+    assert fake_network.kubernetes.container("plex", "plex")["volumeMounts"] == []

@@ -105,7 +105,7 @@ def wired_state(network: Any, *, leader: bool = True) -> tuple[testing.State, Fa
     state = testing.State(
         leader=leader,
         model=testing.Model(name=MODEL),
-        config={"claim-token-secret": claim_secret.id},
+        config={"claim-token-secret": claim_secret.id, "media-volume": "charmarr-media"},
         containers=[plex_container(root)],
         storages=[testing.Storage("config")],
         relations=relations,
