@@ -20,6 +20,7 @@ def stack(tmp_path: Path):
     """An empty model with Juju, the network and the workload fakes in place."""
     with Stack.open(tmp_path) as juju:
         yield juju
+    assert juju.violations == []
 
 
 @pytest.fixture(scope="session")

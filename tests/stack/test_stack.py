@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import expect
+import harness
 import ops
 import pytest
 from charmarr_interfaces.cleanup import managed_name
@@ -27,7 +28,7 @@ def test_deploy_and_integrate_everything_delivers_every_credential(deployed: Sta
     stack = deployed  # bundle.yaml + user secrets, deployed once per session (conftest)
 
     assert expect.all_active(stack) == {}, "every unit Active after deploy + integrate"
-    assert stack.statuses()["plex/0"].startswith("active: claimed")
+    assert stack.app("plex").fake.is_claimed, "Plex claimed with the user's claim token"
     assert "VPN connected via mullvad" in stack.statuses()["gluetun/0"]
     expect.check_delivered(stack)
     assert len(stack.plex_tv.exchanges) == 1, "the claim token is exchanged exactly once"
@@ -179,6 +180,37 @@ def test_a_control_key_rotates_for_its_own_relation_only(deployed: Stack):
     assert expect.all_active(stack) == {}
 
 
+def test_the_plex_token_follows_the_token_plex_holds(deployed: Stack):
+    """Plex got a new token (claimed again): plex-token gets a revision, and Radarr and
+    Sonarr update their notifications in their one secret-changed hook."""
+    stack = deployed
+    record = stack.owned("plex", "plex-token")
+    old, old_revision = record.content["token"], record.latest
+    prefs = stack.app("plex").leader.dirs["prefs"]
+    new = "plex-server-token-5e4d3c2b1a"
+    prefs.write_text(
+        prefs.read_text().replace(f'PlexOnlineToken="{old}"', f'PlexOnlineToken="{new}"')
+    )
+    mark = len(stack.hooks)
+
+    stack.update_status("plex")
+    stack.settle()
+
+    assert record.content == {"token": new} and record.latest > old_revision
+    hooks = stack.hooks_since(mark)
+    assert [(h.unit, h.kind) for h in hooks] == [
+        ("plex/0", "update-status"),
+        ("radarr/0", "secret-changed"),
+        ("sonarr/0", "secret-changed"),
+        ("plex/0", "secret-remove"),
+    ]
+    for app in expect.MANAGERS:
+        plex = stack.app(app).fake.named("notification")[managed_name("plex")]
+        assert expect.fields_of(plex)["authToken"] == new
+    assert old_revision in record.pruned
+    assert len(stack.plex_tv.exchanges) == 1, "no new claim"
+
+
 @pytest.mark.parametrize("how", ["action", "schedule"])
 def test_rotating_each_generator_converges_everywhere(deployed: Stack, how: str):
     for owner in expect.GENERATORS:
@@ -214,7 +246,8 @@ def test_user_secrets_granted_late_then_updated(stack: Stack):
     stack.settle()
     picked_up = {h.unit: h.status for h in stack.hooks_since(mark) if h.kind == "update-status"}
     assert picked_up["gluetun/0"].startswith("active: VPN connected")
-    assert picked_up["plex/0"].startswith("active: claimed")
+    assert picked_up["plex/0"].startswith("active")
+    assert stack.app("plex").fake.is_claimed
     stack.converge()
     assert expect.all_active(stack) == {}
     expect.check_delivered(stack)
@@ -238,8 +271,8 @@ def test_an_expired_claim_token_blocks_until_the_user_updates_it(stack: Stack):
     stack.plex_tv.expire(claim_token)
     claim = stack.add_user_secret({"claim-token": claim_token})
     stack.grant_secret(claim, "plex")
-    stack.deploy("plex", config={"claim-token-secret": claim})
-    stack.deploy("radarr")
+    stack.deploy("plex", config={"claim-token-secret": claim, "media-volume": "charmarr-media"})
+    stack.deploy("radarr", config={"media-volume": "charmarr-media"})
     stack.integrate("plex:media-server", "radarr:media-server")
     stack.converge()
     assert stack.statuses()["plex/0"].startswith("blocked: claim failed: plex.tv rejected")
@@ -251,7 +284,8 @@ def test_an_expired_claim_token_blocks_until_the_user_updates_it(stack: Stack):
 
     first = stack.hooks_since(mark)[0]
     assert (first.unit, first.kind) == ("plex/0", "secret-changed")
-    assert first.status.startswith("active: claimed"), "claimed in the secret-changed hook"
+    assert first.status.startswith("active"), "claimed in the secret-changed hook"
+    assert stack.app("plex").fake.is_claimed and len(stack.plex_tv.claimed_by) == 1
     stack.converge()
     token = stack.owned("plex", "plex-token").content["token"]
     assert token == stack.plex_tv.server_token
@@ -351,6 +385,14 @@ def test_removing_each_relation_cleans_up_only_what_it_made(deployed: Stack):
     # No app can read a secret granted over a relation that is gone.
     for record in stack.secrets.values():
         assert record.grants == {}, f"{record.label} still granted to {record.grants}"
+
+    # Integrating everything again wires it all again, with the current credentials.
+    stack.configure("qbittorrent", require_vpn=None)
+    for a, b in harness.bundle()["relations"]:
+        stack.integrate(a, b)
+    stack.converge()
+    assert expect.all_active(stack) == {}
+    expect.check_delivered(stack)
 
 
 # ---------------------------------------------------------------------------------------------
