@@ -201,3 +201,14 @@ def test_charmcraft_yaml_matches_the_contract():
         False,
     )
     assert set(meta["actions"]) == {"rotate-credentials"}
+
+
+def test_fake_boots_from_the_rendered_ini(sab):
+    text = render_ini(None, api_key="ab" * 16, whitelist=NAMES, proxy_url="socks5://u:p@h:1")
+    sab.boot(text)
+
+    assert sab.api_key == "ab" * 16
+    assert sab.misc["socks5_proxy_url"] == "socks5://u:p@h:1"
+    SabnzbdClient("http://localhost:8080", "ab" * 16, host="sabnzbd.media.svc:8080").check_key()
+    with pytest.raises(SabnzbdApiError, match="host_whitelist"):
+        SabnzbdClient("http://localhost:8080", "ab" * 16, host="evil.example").check_key()

@@ -27,17 +27,22 @@ REQUIRED = "API Key Required"
 HOST_REFUSED = "Access denied - Hostname verification failed: https://sabnzbd.org/hostname-check"
 
 
-def _ini_api_key(text: str) -> str | None:
+def _ini_misc(text: str) -> dict[str, str]:
+    """The ``[misc]`` values of a sabnzbd.ini, unquoted (lists stay ``a, b`` strings)."""
     section = None
+    values: dict[str, str] = {}
     for line in text.splitlines():
         header = re.match(r"^\s*\[([^\[\]]+)\]\s*$", line)
         if header:
             section = header.group(1).strip()
             continue
-        match = re.match(r"^\s*api_key\s*=\s*(.*?)\s*$", line)
+        match = re.match(r"^\s*([A-Za-z0-9_]+)\s*=\s*(.*?)\s*$", line)
         if section == "misc" and match:
-            return match.group(1).strip("\"'")
-    return None
+            raw = match.group(2)
+            if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+                raw = raw[1:-1]
+            values[match.group(1)] = raw
+    return values
 
 
 class FakeSabnzbd(FakeApp):
@@ -101,9 +106,22 @@ class FakeSabnzbd(FakeApp):
 
     def _reload(self) -> None:
         if self.ini_path is not None and self.ini_path.exists():
-            key = _ini_api_key(self.ini_path.read_text())
-            if key:
-                self.api_key = key
+            self.boot(self.ini_path.read_text())
+
+    def boot(self, text: str | None = None) -> None:
+        """Start as SABnzbd does: take the key, proxy and whitelist from sabnzbd.ini.
+
+        ``text`` defaults to the file at ``ini_path``; without either nothing changes.
+        """
+        if text is None:
+            if self.ini_path is None or not self.ini_path.exists():
+                return
+            text = self.ini_path.read_text()
+        misc = _ini_misc(text)
+        if misc.get("api_key"):
+            self.api_key = misc["api_key"]
+        self.misc["socks5_proxy_url"] = misc.get("socks5_proxy_url", "")
+        self.misc["host_whitelist"] = misc.get("host_whitelist", "")
 
     def _refuse(self, message: str) -> Response:
         if self.refusal == "body":
