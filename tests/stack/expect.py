@@ -14,7 +14,7 @@ from typing import Any
 from charmarr_interfaces.cleanup import managed_name
 from charmarr_interfaces.http import HttpClient
 from charmarr_interfaces.servarr import MEDIA_MANAGERS, RADARR, SONARR, field_values
-from harness import GLUETUN_AUTH, MODEL_NAME, SecretRecord, Stack
+from harness import GLUETUN_AUTH, MODEL_NAME, SecretRecord, Stack, charm_options
 
 SERVARR = ("prowlarr", "radarr", "sonarr")
 MANAGERS = ("radarr", "sonarr")
@@ -216,6 +216,25 @@ def gluetun_roles(stack: Stack) -> dict[str, str]:
     text = (stack.app("gluetun").leader.dirs["secrets"] / GLUETUN_AUTH).read_text()
     roles = dict(re.findall(r'name = "([^"]+)"\nauth = "apikey"\napikey = "([^"]*)"', text))
     return roles
+
+
+def check_media_volume(stack: Stack) -> None:
+    """Every app whose charm has ``media-volume`` runs with the bundle's PVC at /data."""
+    kubernetes = stack.network.kubernetes
+    for app in stack.apps.values():
+        if "media-volume" not in charm_options(app.charm):
+            continue
+        claims = {
+            v["name"]: v.get("persistentVolumeClaim", {}).get("claimName")
+            for v in kubernetes.volumes(app.name)
+        }
+        mounts = {
+            m["name"]: m["mountPath"]
+            for m in kubernetes.container(app.name, app.charm).get("volumeMounts", [])
+        }
+        volume = next((n for n, path in mounts.items() if path == "/data"), None)
+        assert volume is not None, f"{app.name}: nothing mounted at /data"
+        assert claims.get(volume) == app.config["media-volume"], f"{app.name}: wrong PVC"
 
 
 def check_delivered(stack: Stack) -> None:

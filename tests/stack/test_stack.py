@@ -31,6 +31,7 @@ def test_deploy_and_integrate_everything_delivers_every_credential(deployed: Sta
     assert stack.app("plex").fake.is_claimed, "Plex claimed with the user's claim token"
     assert "VPN connected via mullvad" in stack.statuses()["gluetun/0"]
     expect.check_delivered(stack)
+    expect.check_media_volume(stack)
     assert len(stack.plex_tv.exchanges) == 1, "the claim token is exchanged exactly once"
     # The first hooks ran before any relation: no secret ID was published without a grant.
     for rel in stack.relations.values():
