@@ -67,3 +67,14 @@ def test_service_url():
     ctx = testing.Context(W, meta=META)
     with ctx(ctx.on.update_status(), testing.State(model=testing.Model(name="media"))) as mgr:
         assert workload.service_url(mgr.charm, 7878) == "http://w.media.svc.cluster.local:7878"
+
+
+def test_poll_is_bounded_and_returns_the_first_answer(monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr(workload, "_sleep", waits.append)
+    answers = iter([None, None, "up", "later"])
+    assert workload.poll(lambda: next(answers), attempts=5, delay=0.5) == "up"
+    assert waits == [0.5, 0.5]
+    calls: list[int] = []
+    assert workload.poll(lambda: calls.append(1), attempts=3, delay=2.0) is None
+    assert len(calls) == 3

@@ -7,8 +7,36 @@ the same for layers, but importing it pulls in lightkube, over a second per hook
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
 import ops
 from ops import pebble
+
+T = TypeVar("T")
+
+_sleep: Callable[[float], None] = time.sleep
+"""How :func:`poll` waits; the test plugin makes it a no-op outside real-workload tests."""
+
+
+def poll(check: Callable[[], T | None], *, attempts: int, delay: float) -> T | None:
+    """Call ``check`` until it returns something other than None; bounded in count and time.
+
+    A hook waits this way for its workload (after a restart, a rotation, a claim): at most
+    ``attempts`` calls, ``delay`` seconds apart, so at most ``attempts * delay`` seconds plus
+    the checks' own timeouts.
+
+    Returns:
+        The first result other than None, or None when every attempt came back empty.
+    """
+    for attempt in range(attempts):
+        if attempt:
+            _sleep(delay)
+        result = check()
+        if result is not None:
+            return result
+    return None
 
 
 def service_url(charm: ops.CharmBase, port: int, scheme: str = "http") -> str:

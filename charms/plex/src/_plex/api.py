@@ -13,13 +13,12 @@ string from its errors, and this module's own messages name only status codes.
 from __future__ import annotations
 
 import json
-import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from charmarr_interfaces.http import HttpClient, WorkloadHttpError, WorkloadUnreachableError
 from charmarr_interfaces.secrets import CharmarrError, WaitingError
+from charmarr_interfaces.workload import poll
 
 PORT = 32400
 PLEX_URL = f"http://localhost:{PORT}"
@@ -158,31 +157,23 @@ def exchange_claim_token(
     return token
 
 
-def wait_for_identity(
-    attempts: int,
-    delay: float,
-    *,
-    claimed: bool = False,
-    sleep: Callable[[float], None] = time.sleep,
-) -> Identity | None:
+def wait_for_identity(attempts: int, delay: float, *, claimed: bool = False) -> Identity | None:
     """Poll ``/identity`` at most ``attempts`` times, ``delay`` apart.
 
     Args:
         attempts: the most polls.
         delay: seconds between polls.
         claimed: wait until the server also says it is claimed.
-        sleep: the sleep function (tests pass a no-op).
 
     Returns:
         The first identity that answers (and is claimed, if asked), or None.
     """
-    for attempt in range(attempts):
-        if attempt:
-            sleep(delay)
+
+    def check() -> Identity | None:
         try:
             identity = get_identity(timeout=2.0)
         except CharmarrError:
-            continue
-        if identity.claimed or not claimed:
-            return identity
-    return None
+            return None
+        return identity if identity.claimed or not claimed else None
+
+    return poll(check, attempts=attempts, delay=delay)

@@ -131,6 +131,19 @@ def _secret_leak_guard(request: pytest.FixtureRequest, monkeypatch: pytest.Monke
     yield
 
 
+@pytest.fixture(autouse=True)
+def _no_waiting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """Charms wait for workloads with ``workload.poll``; against fakes, waiting is pointless.
+
+    Real-workload tests (marked ``workload``) keep real waiting.
+    """
+    if request.node.get_closest_marker("workload") is None:
+        from .. import workload
+
+        monkeypatch.setattr(workload, "_sleep", lambda _seconds: None)
+    yield
+
+
 @pytest.fixture
 def fake_network():
     """A :class:`FakeNetwork` installed as the HTTP transport for the test."""
