@@ -300,16 +300,18 @@ class QBittorrentCharm(ops.CharmBase):
 
     def _reconcile_categories(self, client: QBittorrentClient, report: _Report) -> None:
         wanted: set[str] = set()
-        served: set[int] = set()
+        read: set[int] = set()
+        unknown = False  # a live relation whose category cannot be known this hook
         for remote in self._downloads.read():
+            read.add(remote.relation.id)
             if isinstance(remote, InvalidRelationData):
                 report.problems.append(CharmarrError(remote.message))
-                served.add(remote.relation.id)
+                unknown = True
                 continue
             wanted.add(remote.data.category)
-            served.add(remote.relation.id)
         for relation in self._downloads.relations:
-            if relation.id not in served and relation.app is not None:
+            if relation.id not in read and relation.app is not None:
+                unknown = True
                 report.problems.append(
                     WaitingError(f"waiting for {relation.app.name} to ask for a category")
                 )
@@ -317,7 +319,8 @@ class QBittorrentCharm(ops.CharmBase):
         for name, path in plan.create.items():
             client.create_category(name, path)
             logger.info("created category %s", name)
-        if plan.delete:
+        # A relation with unreadable data is not gone: keep what it may still use.
+        if plan.delete and not unknown:
             client.remove_categories(plan.delete)
             logger.info("removed categories %s", ", ".join(plan.delete))
         if wanted:

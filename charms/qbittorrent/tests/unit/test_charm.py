@@ -309,6 +309,20 @@ def test_same_named_user_category_is_left_alone_and_reported(ctx, fake_network):
     assert fake.categories == {"radarr": "/srv/films"}
 
 
+def test_a_relation_with_unreadable_data_keeps_its_category(ctx, fake_network):
+    state, fake = wired(fake_network)
+    radarr = next(r for r in state.relations if r.remote_app_name == "radarr")
+    garbled = dataclasses.replace(radarr, remote_app_data={"category": "{not json"})
+    others = [r for r in state.relations if r.remote_app_name != "radarr"]
+    out = ctx.run(
+        ctx.on.relation_changed(garbled), dataclasses.replace(state, relations=[*others, garbled])
+    )
+    assert fake.categories["radarr"] == "/data/downloads/radarr"
+    assert out.unit_status == testing.BlockedStatus(
+        "invalid data from radarr on download-client: category: not valid JSON"
+    )
+
+
 def test_requirer_that_has_not_asked_yet_is_waited_for(ctx, fake_network):
     state, _ = wired(fake_network)
     silent = testing.Relation("download-client", remote_app_name="radarr2")
