@@ -156,8 +156,11 @@ def pebble_layer(app: servarr.ServarrApp) -> pebble.LayerDict:
 class _LatestOwnedSecret(OwnedSecret):
     """An owned secret read at its latest revision on every unit.
 
-    Owners do not follow their own new revisions by themselves: without ``refresh`` a
-    non-leader (or a new leader) would write an old key into config.xml.
+    Units of the owner track revisions like consumers do (Juju >= 3.3.1): without
+    ``refresh`` a non-leader would keep writing an old key into config.xml after the leader
+    rotated. The leader tracks every revision it publishes (``OwnedSecret.publish``), and a
+    new leader was a non-leader that refreshed on each reconcile, so the leader needs no
+    second ``secret-get``.
     """
 
     def get(self) -> OwnedState | None:
@@ -165,6 +168,8 @@ class _LatestOwnedSecret(OwnedSecret):
             secret = self._charm.model.get_secret(label=self.label)
         except ops.SecretNotFoundError:
             return None
+        if self._charm.unit.is_leader():
+            return OwnedState(secret=secret, content=secret.get_content())
         return OwnedState(secret=secret, content=secret.get_content(refresh=True))
 
 
@@ -202,6 +207,7 @@ class ArrCharm(ops.CharmBase):
         self._notes: list[str] = []
         self._reconciled = False
         self._refresh = False
+        self._open_port = True
         self._applied: dict[str, str] | None = None
         self._applied_text: str | None = None
 
@@ -224,7 +230,9 @@ class ArrCharm(ops.CharmBase):
 
     # -- events --------------------------------------------------------------------------------
 
-    def _on_event(self, _: ops.EventBase) -> None:
+    def _on_event(self, event: ops.EventBase) -> None:
+        # The port never changes: open it on every event but the five-minute update-status.
+        self._open_port = not isinstance(event, ops.UpdateStatusEvent)
         self.reconcile()
 
     def _on_secret_changed(self, _: ops.SecretChangedEvent) -> None:
@@ -269,7 +277,8 @@ class ArrCharm(ops.CharmBase):
         api_key = key_state.content.get(API_KEY, "")
         if not api_key:
             raise CharmarrError(f"{self.label} lacks {API_KEY}: juju run {self._leader_cmd}")
-        self.unit.set_ports(self.servarr.port)
+        if self._open_port:
+            self.unit.set_ports(self.servarr.port)
         self._attempt(self._publish, key_state)
         self._ensure_workload(api_key)
         client = self.local_client(api_key)
