@@ -215,7 +215,7 @@ def test_vpn_gateway_sets_the_http_proxy_without_touching_the_key(ctx, fake_netw
     assert "*.svc.cluster.local" in host["proxyBypassFilter"]
     assert host["password"] == "user-password", "the user's UI password is kept"
     assert fake.api_key == key
-    assert "via VPN 203.0.113.7" in out.unit_status.message
+    assert "via VPN 198.51.100.23" in out.unit_status.message, "IP asked of the control server"
 
 
 def test_proxy_password_rotation_is_applied_and_the_mask_never_causes_writes(ctx, fake_network):

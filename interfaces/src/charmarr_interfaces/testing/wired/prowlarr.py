@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ...servarr import PROWLARR
 from .. import builders
+from ..fake_gluetun import FakeGluetun
 from ..fake_servarr import servarr_state
+
+GATEWAY_IP = "198.51.100.23"
+"""The public IP Gluetun's control server reports (its databag says another one)."""
 
 
 def wired_state(network: Any, *, leader: bool = True) -> tuple[Any, Any]:
-    """The state of a deployed, fully related prowlarr unit and its workload fake."""
+    """The state of a deployed, fully related prowlarr unit and its workload fake.
+
+    Gluetun's control server is served too: Prowlarr asks it for the public IP with the key
+    made for its relation.
+    """
+    gluetun = builders.vpn_gateway_from_gluetun()
+    control = json.loads(gluetun.relation.remote_app_data["control_url"])
+    network.add(control.removeprefix("http://"), FakeGluetun(public_ip=GATEWAY_IP))
     remotes = [
         builders.media_indexer_from_arr(kind="radarr"),
         builders.media_indexer_from_arr(kind="sonarr"),
-        builders.vpn_gateway_from_gluetun(),
+        gluetun,
     ]
     return servarr_state(PROWLARR, network, relations=remotes, leader=leader)
