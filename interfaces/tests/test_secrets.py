@@ -370,6 +370,10 @@ def test_user_secret_update_is_read_at_once(ctx):
     state = testing.State(leader=True, secrets=[user], config={"token-secret": user.id})
     with ctx(ctx.on.secret_changed(user), state) as mgr:
         content = secrets.read_user_secret(mgr.charm, "token-secret", ["token"], example="")
+        assert content["token"] == "first-value-123"  # what this unit tracks
+        content = secrets.read_user_secret(
+            mgr.charm, "token-secret", ["token"], example="", refresh=True
+        )
         assert content["token"] == "second-value-456"
         mgr.run()
 

@@ -135,6 +135,7 @@ class GluetunCharm(ops.CharmBase):
         self._vpn: control.VpnState | None = None
         self._settings: VpnSettings | None = None
         self._reconciled = False
+        self._refresh = False
         for event in (
             self.on.config_changed,
             self.on.upgrade_charm,
@@ -156,7 +157,9 @@ class GluetunCharm(ops.CharmBase):
     # Events
     # -----------------------------------------------------------------------------------------
 
-    def _on_event(self, _: ops.EventBase) -> None:
+    def _on_event(self, event: ops.EventBase) -> None:
+        # Only secret-changed brings a new revision of the user's credentials to track.
+        self._refresh = isinstance(event, ops.SecretChangedEvent)
         self._reconcile()
 
     def _on_collect_status(self, event: ops.CollectStatusEvent) -> None:
@@ -221,7 +224,11 @@ class GluetunCharm(ops.CharmBase):
         if vpn_type is not None:
             try:
                 content = read_user_secret(
-                    self, CREDENTIALS_OPTION, REQUIRED_KEYS[vpn_type], example=EXAMPLES[vpn_type]
+                    self,
+                    CREDENTIALS_OPTION,
+                    REQUIRED_KEYS[vpn_type],
+                    example=EXAMPLES[vpn_type],
+                    refresh=self._refresh,
                 )
                 wanted = (*REQUIRED_KEYS[vpn_type], *OPTIONAL_KEYS[vpn_type])
                 inputs.credentials = {k: content[k] for k in wanted if content.get(k)}

@@ -243,8 +243,9 @@ class PlexCharm(ops.CharmBase):
 
     def _read_claim_token(self) -> str:
         try:
+            # Only while unclaimed, which is rare: always take the latest token.
             content = read_user_secret(
-                self, CLAIM_OPTION, [CLAIM_KEY], example=f"{CLAIM_KEY}=<token>"
+                self, CLAIM_OPTION, [CLAIM_KEY], example=f"{CLAIM_KEY}=<token>", refresh=True
             )
         except SecretError as e:
             if not self.config.get(CLAIM_OPTION):

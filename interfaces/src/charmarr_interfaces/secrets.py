@@ -196,7 +196,7 @@ def read_user_secret(
     required: Iterable[str],
     *,
     example: str,
-    refresh: bool = True,
+    refresh: bool = False,
 ) -> dict[str, str]:
     """Read the user secret whose URI is in the ``type: secret`` config option ``option``.
 
@@ -209,7 +209,8 @@ def read_user_secret(
         required: keys the content must have (non-empty).
         example: ``key=value`` placeholders for the ``juju add-secret`` hint,
             e.g. ``"claim-token=<token>"``.
-        refresh: read the latest revision (the operator's ``juju update-secret``).
+        refresh: track the latest revision: pass True on ``secret-changed`` (the operator's
+            ``juju update-secret``), which costs a second ``secret-get``.
 
     Raises:
         SecretError subclasses, each with the command that fixes it.

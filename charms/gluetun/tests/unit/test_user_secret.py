@@ -173,7 +173,10 @@ def test_switching_vpn_type(gw):
         config={**running.config, "vpn-type": "openvpn"},
         secrets=[user if s.id == user.id else s for s in running.secrets],
     )
+    # `juju config` and `juju update-secret` each fire their own hook; the credentials
+    # switch lands once secret-changed brings the new revision.
     out = gw.ctx.run(gw.ctx.on.config_changed(), state)
+    out = gw.ctx.run(gw.ctx.on.secret_changed(user), out)
 
     env = gw.env(out)
     assert env["VPN_TYPE"] == "openvpn"
