@@ -96,6 +96,7 @@ def test_first_start_writes_generated_key_to_config_xml_before_the_service_start
     assert fake.accepted(key), "the app must answer with the generated key"
     assert out.unit_status == ops.ActiveStatus("ready")
     assert {p.port for p in out.opened_ports} == {7878}
+    assert [e.command for e in ctx.exec_history["radarr"]] == [["chown", "1000:1000", "/config"]]
 
 
 def test_pebble_layer_runs_the_app_directly_as_1000_with_ping_readiness(ctx, fake_network):
@@ -623,3 +624,13 @@ def test_layer_matches_the_shared_definition(ctx, fake_network):
     container = next(iter(out.containers))
     assert container.layers["radarr"].to_dict()["services"] == pebble_layer(APP)["services"]
     assert PROWLARR.port == 9696  # the indexer this app checks lives there
+
+
+def test_non_leader_configures_its_own_workload_but_publishes_nothing(ctx, fake_network):
+    state, fake = _world(fake_network, leader=False)
+    out = ctx.run(ctx.on.update_status(), state)
+    assert set(fake.named("downloadclient")) == {"qbittorrent (juju)", "sabnzbd (juju)"}
+    assert set(fake.named("notification")) == {"plex (juju)"}
+    assert all(not r.local_app_data for r in out.relations)
+    assert _owned(out).remote_grants == {}
+    assert out.unit_status.message.startswith("registered with prowlarr")

@@ -97,6 +97,7 @@ def test_first_start_writes_generated_key_to_config_xml_before_the_service_start
     assert fake.accepted(key), "the app must answer with the generated key"
     assert out.unit_status == ops.ActiveStatus("ready")
     assert {p.port for p in out.opened_ports} == {8989}
+    assert [e.command for e in ctx.exec_history["sonarr"]] == [["chown", "1000:1000", "/config"]]
 
 
 def test_pebble_layer_runs_the_app_directly_as_1000_with_ping_readiness(ctx, fake_network):
@@ -656,3 +657,13 @@ def test_prowlarr_syncs_tv_categories_to_sonarr():
     )
     assert desired.payload["implementation"] == "Sonarr"
     assert servarr.field_values(desired.payload)["syncCategories"][0] == 5000
+
+
+def test_non_leader_configures_its_own_workload_but_publishes_nothing(ctx, fake_network):
+    state, fake = _world(fake_network, leader=False)
+    out = ctx.run(ctx.on.update_status(), state)
+    assert set(fake.named("downloadclient")) == {"qbittorrent (juju)", "sabnzbd (juju)"}
+    assert set(fake.named("notification")) == {"plex (juju)"}
+    assert all(not r.local_app_data for r in out.relations)
+    assert _owned(out).remote_grants == {}
+    assert out.unit_status.message.startswith("registered with prowlarr")
