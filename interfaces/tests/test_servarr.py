@@ -11,7 +11,7 @@ from charmarr_interfaces import servarr
 from charmarr_interfaces.arr import ConfigXmlError, pebble_layer, read_api_key, render_config_xml
 from charmarr_interfaces.http import Request, WorkloadHttpError, WorkloadUnreachableError
 from charmarr_interfaces.testing.fake_servarr import FakeServarr, config_xml
-from charmarr_interfaces.testing.openapi import validate_request, validate_requests
+from charmarr_interfaces.testing.openapi import reference_dir, validate_request, validate_requests
 
 KEY = "0123456789abcdef0123456789abcdef"
 
@@ -21,7 +21,8 @@ def radarr(fake_network):
     fake = FakeServarr(servarr.RADARR, KEY)
     fake_network.add("localhost:7878", fake)
     yield fake
-    validate_requests(fake.requests, "radarr")
+    if reference_dir().is_dir():
+        validate_requests(fake.requests, "radarr")
 
 
 @pytest.fixture
@@ -29,7 +30,8 @@ def prowlarr(fake_network):
     fake = FakeServarr(servarr.PROWLARR, KEY)
     fake_network.add("localhost:9696", fake)
     yield fake
-    validate_requests(fake.requests, "prowlarr")
+    if reference_dir().is_dir():
+        validate_requests(fake.requests, "prowlarr")
 
 
 def _client(app=servarr.RADARR, key=KEY):
@@ -154,7 +156,7 @@ def test_download_client_payloads_are_valid_for_radarr_and_sonarr(radarr, fake_n
         "tvCategory": "sonarr",
     }
     assert radarr.field("downloadclient", "qbittorrent (juju)", "movieCategory") == "radarr"
-    assert validate_requests(sonarr.requests, "sonarr") == 1
+    assert validate_requests(sonarr.requests, "sonarr") == 1  # skips without ../shared
 
 
 def test_plex_notification_and_root_folder_payloads_are_valid(radarr):
@@ -188,6 +190,8 @@ def test_prowlarr_application_host_config_and_command_are_valid(prowlarr):
 
 
 def test_the_validator_rejects_what_the_documents_do_not_allow():
+    if not reference_dir().is_dir():
+        pytest.skip("../shared/reference/openapi is absent")
     bad = Request(
         "POST",
         "http://localhost:9696/api/v1/applications",
