@@ -1,15 +1,14 @@
 """The whole stack in one process: the seven charms chained through ``ops.testing`` as Juju would.
 
-Each test deploys bundle.yaml into a fresh :class:`~harness.Stack` (one ``State`` per unit,
-one fake workload per unit on one network) and checks what an operator would see in
-``juju status`` and inside the apps. Every hook also runs under the leak guard and the
+Most tests start from bundle.yaml deployed with the user secrets granted (once per session,
+copied per test: the ``deployed`` fixture); the others deploy what they need into an empty
+:class:`~harness.Stack` (one ``State`` per unit, one fake workload per unit on one
+network). Each checks what an operator would see in ``juju status`` and inside the apps. Every hook also runs under the leak guard and the
 stack's own whole-run checks (no secret value in any databag or status, no secret
 management by a non-leader); each test ends by asserting there was no violation.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import expect
 import harness
@@ -18,10 +17,6 @@ import pytest
 from charmarr_interfaces.cleanup import managed_name
 from charmarr_interfaces.testing.pytest_plugin import SecretLeakError
 from harness import MODEL_NAME, WIREGUARD, Hook, Stack, deploy_charmarr
-
-
-def deploy(stack: Stack, **kwargs: Any) -> dict[str, str]:
-    return deploy_charmarr(stack, **kwargs)
 
 
 def test_deploy_and_integrate_everything_delivers_every_credential(deployed: Stack):
@@ -33,7 +28,7 @@ def test_deploy_and_integrate_everything_delivers_every_credential(deployed: Sta
     expect.check_delivered(stack)
     expect.check_media_volume(stack)
     assert len(stack.plex_tv.exchanges) == 1, "the claim token is exchanged exactly once"
-    # The first hooks ran before any relation: no secret ID was published without a grant.
+    # Every secret ID in a databag was granted to that relation (a grant comes first).
     for rel in stack.relations.values():
         for app, bag in rel.app_data.items():
             for key, value in bag.items():
@@ -225,7 +220,7 @@ def test_rotating_each_generator_converges_everywhere(deployed: Stack, how: str)
 
 
 def test_user_secrets_granted_late_then_updated(stack: Stack):
-    uris = deploy(stack, grant=False)
+    uris = deploy_charmarr(stack, grant=False)
     status = stack.statuses()
     assert status["gluetun/0"] == (
         f"blocked: credentials-secret not granted: juju grant-secret {uris['vpn']} gluetun"
