@@ -51,7 +51,8 @@ def test_gateway_with_credentials_and_public_ip_from_the_control_server(fake_net
         1080,
     )
     assert gateway.http_port == 8888 and gateway.http_host.startswith("gluetun")
-    assert gateway.username == "charmarr" and gateway.password == remote.content(0)["password"]
+    assert gateway.username == remote.content(0)["username"]
+    assert gateway.password == remote.content(0)["password"]
     assert gateway.password not in repr(gateway)
     assert control.requests[0].path == vpn_gateway.PUBLIC_IP_PATH
 

@@ -63,7 +63,6 @@ logger = logging.getLogger(__name__)
 
 PROXY_LABEL = "gluetun-proxy-credentials"
 CONTROL_LABEL_PREFIX = "gluetun-control-"
-PROXY_USERNAME = "charmarr"
 ROOT = 0
 WORKLOAD_ID = 1000
 
@@ -79,7 +78,8 @@ def _relation_id_of_label(label: str) -> int | None:
 
 
 def _new_proxy_credentials() -> dict[str, str]:
-    return {"username": PROXY_USERNAME, "password": generate_token()}
+    # A generated user name too: one more thing a leaked log line cannot give away.
+    return {"username": f"proxy-{generate_token(4)}", "password": generate_token()}
 
 
 def _new_control_key() -> dict[str, str]:
@@ -466,8 +466,10 @@ class GluetunCharm(ops.CharmBase):
             first = inputs.problems[0].message if inputs.problems else "Gluetun is not configured"
             raise CharmarrError(f"Gluetun must be running to rotate: {first}")
         if label == PROXY_LABEL:
-            username = current.get("username") or PROXY_USERNAME
-            new = {"username": username, "password": generate_token()}
+            new = {
+                **_new_proxy_credentials(),
+                **{k: v for k, v in current.items() if k == "username"},
+            }
             self._apply_and_confirm(inputs, proxy=new)
         else:
             relation_id = _relation_id_of_label(label)

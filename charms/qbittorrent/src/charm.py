@@ -23,8 +23,6 @@ rewrites the conf, restarts and confirms instead.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import ops
@@ -44,6 +42,7 @@ from charmarr_interfaces.download_client import (
     DownloadClientProvider,
     DownloadClientProviderData,
 )
+from charmarr_interfaces.k8s import PodPatcher, ensure_media_volume
 from charmarr_interfaces.relation import InvalidRelationData
 from charmarr_interfaces.secrets import (
     CharmarrError,
@@ -74,7 +73,6 @@ USERNAME = "admin"
 
 RESTART_TIMEOUT = 10.0
 """Seconds a rotation with the app down waits for qBittorrent to answer after a restart."""
-_sleep = time.sleep
 
 
 def _generate_credentials() -> dict[str, str]:
@@ -96,6 +94,7 @@ class QBittorrentCharm(ops.CharmBase):
         super().__init__(framework)
         self._downloads = DownloadClientProvider(self)
         self._vpn = VpnGatewayRequirer(self)
+        self._pod = PodPatcher(self)
         self._credentials = OwnedSecret(
             self,
             SECRET_LABEL,
@@ -186,6 +185,11 @@ class QBittorrentCharm(ops.CharmBase):
             report.problems.append(InvalidConfigError("invalid require-vpn: use true or false"))
             require_vpn = True
 
+        try:
+            ensure_media_volume(self._pod, self, CONTAINER)
+        except CharmarrError as e:
+            report.problems.append(e)
+
         gateway, decision, keep_proxy = self._vpn_decision(require_vpn, report)
         container = self.unit.get_container(CONTAINER)
         try:
@@ -272,7 +276,7 @@ class QBittorrentCharm(ops.CharmBase):
                 running = False
             self._push_conf(container, conf.render(current, username, password))
             logger.info("wrote the WebUI credentials to qBittorrent.conf")
-        layer_changed = _layer_differs(plan, layer)
+        layer_changed = workload.layer_differs(plan, layer)
         if layer_changed:
             container.add_layer(SERVICE, layer, combine=True)
         if allowed:
@@ -389,7 +393,7 @@ class QBittorrentCharm(ops.CharmBase):
                 raise CharmarrError("qBittorrent.conf did not keep the new password")
             return
         container.start(SERVICE)
-        if not wait_until_answering(LOCAL_URL, RESTART_TIMEOUT, _sleep):
+        if not wait_until_answering(LOCAL_URL, RESTART_TIMEOUT):
             raise WaitingError("qbittorrent did not answer after the restart; old password kept")
         confirm_password(LOCAL_URL, username, old, new)
 
@@ -415,28 +419,3 @@ def _credentials_of(content: dict[str, str]) -> tuple[str, str]:
             "juju run qbittorrent/leader rotate-credentials"
         )
     return username, password
-
-
-def _layer_differs(plan: pebble.Plan, layer: pebble.LayerDict) -> bool:
-    wanted = pebble.Layer(layer)
-    for name, service in wanted.services.items():
-        have = plan.services.get(name)
-        if have is None or _without_override(have.to_dict()) != _without_override(
-            service.to_dict()
-        ):
-            return True
-    for name, check in wanted.checks.items():
-        have = plan.checks.get(name)
-        if have is None or _without_override(have.to_dict()) != _without_override(check.to_dict()):
-            return True
-    return False
-
-
-def _without_override(data: Mapping[str, object]) -> dict[str, object]:
-    result = dict(data)
-    result.pop("override", None)
-    return result
-
-
-if __name__ == "__main__":  # pragma: nocover
-    ops.main(QBittorrentCharm)

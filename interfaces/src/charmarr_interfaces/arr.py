@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -50,7 +49,7 @@ from .secrets import (
     parse_rotation_interval,
     read_consumed_secret,
 )
-from .workload import ensure_layer, pull_text, push_if_changed, service_url
+from .workload import ensure_layer, poll, pull_text, push_if_changed, service_url
 
 logger = logging.getLogger(__name__)
 
@@ -446,17 +445,16 @@ class ArrCharm(ops.CharmBase):
         raise CharmarrError(f"{name} did not accept the new API key; the current key stays")
 
     def _wait_for(self, client: servarr.ServarrClient) -> bool:
-        deadline = time.monotonic() + self.rotation_attempts * max(self.rotation_poll, 0.1) + 30
-        for attempt in range(self.rotation_attempts):
+        """Bounded wait (count and time) until the restarted app accepts ``client``'s key."""
+
+        def accepted() -> bool | None:
             try:
                 client.status()
-                return True
             except CharmarrError:
-                logger.debug("new key not accepted yet (attempt %d)", attempt + 1)
-            if time.monotonic() > deadline:
-                break
-            time.sleep(self.rotation_poll)
-        return False
+                return None
+            return True
+
+        return bool(poll(accepted, attempts=self.rotation_attempts, delay=self.rotation_poll))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -178,7 +178,12 @@ class PodPatcher(ops.Object):
             if not patch.is_applied_in(api.statefulset(app)):
                 api.apply(patch.manifest(app, namespace), app)
                 self.patches += 1
-                logger.info("patched StatefulSet %s: %s", app, patch.fingerprint)
+                logger.info(
+                    "patched StatefulSet %s: /data %s, NET_ADMIN %s",
+                    app,
+                    "mounted" if patch.claim else "not mounted",
+                    "on" if patch.net_admin else "off",
+                )
         except WorkloadHttpError as e:
             if e.http_status in (401, 403):
                 raise CharmarrError(

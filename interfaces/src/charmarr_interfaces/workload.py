@@ -8,7 +8,7 @@ the same for layers, but importing it pulls in lightkube, over a second per hook
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 import ops
@@ -47,6 +47,20 @@ def service_url(charm: ops.CharmBase, port: int, scheme: str = "http") -> str:
     return f"{scheme}://{charm.app.name}.{charm.model.name}.svc.cluster.local:{port}"
 
 
+def layer_differs(plan: pebble.Plan, layer: pebble.LayerDict) -> bool:
+    """Whether the plan's services and checks differ from those ``layer`` defines."""
+    wanted = pebble.Layer(layer)
+    for name, service in wanted.services.items():
+        have = plan.services.get(name)
+        if have is None or _planned(have.to_dict()) != _planned(service.to_dict()):
+            return True
+    for name, check in wanted.checks.items():
+        have = plan.checks.get(name)
+        if have is None or _planned(have.to_dict()) != _planned(check.to_dict()):
+            return True
+    return False
+
+
 def ensure_layer(container: ops.Container, name: str, layer: pebble.LayerDict) -> bool:
     """Make the plan's services and checks match ``layer``; replan only if they differ.
 
@@ -56,34 +70,18 @@ def ensure_layer(container: ops.Container, name: str, layer: pebble.LayerDict) -
     Raises:
         ops.pebble.ConnectionError: the container is not reachable yet.
     """
-    wanted = pebble.Layer(layer)
-    plan = container.get_plan()
-    same_services = all(
-        name_ in plan.services
-        and _service_as_planned(plan.services[name_]) == _service_as_planned(svc)
-        for name_, svc in wanted.services.items()
-    )
-    same_checks = all(
-        name_ in plan.checks and _check_as_planned(plan.checks[name_]) == _check_as_planned(chk)
-        for name_, chk in wanted.checks.items()
-    )
-    if same_services and same_checks:
+    if not layer_differs(container.get_plan(), layer):
         return False
-    container.add_layer(name, wanted, combine=True)
+    container.add_layer(name, pebble.Layer(layer), combine=True)
     container.replan()
     return True
 
 
-def _service_as_planned(service: pebble.Service) -> dict[str, object]:
-    data: dict[str, object] = dict(service.to_dict())
-    data.pop("override", None)
-    return data
-
-
-def _check_as_planned(check: pebble.Check) -> dict[str, object]:
-    data: dict[str, object] = dict(check.to_dict())
-    data.pop("override", None)
-    return data
+def _planned(data: Mapping[str, object]) -> dict[str, object]:
+    """A service or check as the plan shows it, without the layer-only ``override``."""
+    result = dict(data)
+    result.pop("override", None)
+    return result
 
 
 def pull_text(container: ops.Container, path: str) -> str | None:

@@ -105,7 +105,7 @@ class Gw:
     def proxy_secret(password: str | None = None) -> testing.Secret:
         """A proxy-credentials secret as the leader created it earlier."""
         return testing.Secret(
-            {"username": "charmarr", "password": password or generate_token()},
+            {"username": "proxy-0a1b2c3d", "password": password or generate_token()},
             owner="app",
             label=PROXY_LABEL,
         )

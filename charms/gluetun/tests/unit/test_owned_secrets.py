@@ -40,15 +40,15 @@ def test_proxy_credentials_reach_both_proxies_as_files(gw, requirer):
     secret = gw.owned(out, PROXY)
     assert secret is not None
     content = secret.latest_content
-    assert content["username"] == "charmarr"
+    assert content["username"].startswith("proxy-")
     assert len(content["password"]) == 32
-    assert gw.file("httpproxy_user") == "charmarr"
+    assert gw.file("httpproxy_user") == content["username"]
     assert gw.file("httpproxy_password") == content["password"]
     config = gw.socks_config()
     assert config is not None
-    assert f"users charmarr:CL:{content['password']}" in config
+    assert f"users {content['username']}:CL:{content['password']}" in config
     assert "auth strong" in config
-    assert config.index("deny * * 127.0.0.0/8") < config.index("allow charmarr")
+    assert config.index("deny * * 127.0.0.0/8") < config.index(f"allow {content['username']}")
     assert "socks -p1080" in config
     assert secret.rotate == ops.SecretRotate.MONTHLY
 
@@ -75,7 +75,8 @@ def test_rotate_action_updates_both_proxies_before_publishing(gw, requirer, spy)
     new_password = after.latest_content["password"]
     assert new_password != old_password
     assert gw.file("httpproxy_password") == new_password
-    assert f"users charmarr:CL:{new_password}" in gw.socks_config()
+    assert after.latest_content["username"] == before.latest_content["username"]
+    assert f"users {after.latest_content['username']}:CL:{new_password}" in gw.socks_config()
     assert gw.ctx.action_results == {"secret-id": after.id, "revision": after._latest_revision}
     assert after._latest_revision == before._latest_revision + 1
     published_at = spy.index(("juju", "secret-set", PROXY))

@@ -201,8 +201,8 @@ def test_wired_state_is_active_for_leader_and_follower(fake_network):
 def test_follower_applies_the_latest_proxy_revision(gw):
     old, new = "old-password-" + "a" * 20, "new-password-" + "b" * 20
     proxy = testing.Secret(
-        tracked_content={"username": "charmarr", "password": old},
-        latest_content={"username": "charmarr", "password": new},
+        tracked_content={"username": "proxy-0a1b2c3d", "password": old},
+        latest_content={"username": "proxy-0a1b2c3d", "password": new},
         owner="app",
         label="gluetun-proxy-credentials",
     )

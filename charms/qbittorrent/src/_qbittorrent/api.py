@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from typing import Any
 
 from charmarr_interfaces.http import HttpClient, WorkloadHttpError, WorkloadUnreachableError
 from charmarr_interfaces.secrets import CharmarrError, WaitingError
+from charmarr_interfaces.workload import poll
 
 __all__ = [
     "BannedError",
@@ -186,18 +186,15 @@ def confirm_password(base_url: str, username: str, old: str, new: str) -> None:
         raise CharmarrError("qbittorrent still accepts the old password; rotation undone")
 
 
-def wait_until_answering(base_url: str, timeout: float, sleep: Callable[[float], None]) -> bool:
-    """Poll the anonymous login page until it answers (bounded in time and tries)."""
-    import time
-
+def wait_until_answering(base_url: str, timeout: float) -> bool:
+    """Poll the anonymous login page until it answers (bounded: ``timeout`` seconds)."""
     probe = HttpClient(base_url, name="qbittorrent", timeout=2.0)
-    deadline = time.monotonic() + timeout
-    for _ in range(int(timeout * 4) + 1):
+
+    def answers() -> bool | None:
         try:
             probe.request("GET", "/")
-            return True
         except (WorkloadUnreachableError, WorkloadHttpError):
-            if time.monotonic() >= deadline:
-                return False
-            sleep(0.25)
-    return False
+            return None
+        return True
+
+    return bool(poll(answers, attempts=int(timeout * 4) + 1, delay=0.25))

@@ -25,6 +25,8 @@ CHARM = load_charm("qbittorrent")  # puts charms/qbittorrent/src on sys.path
 
 from _qbittorrent import config as conf  # noqa: E402
 
+MEDIA = {"media-volume": "charmarr-media"}
+
 
 def conf_file(state: testing.State) -> Path:
     """The conf on the state's ``config`` mount (on the host)."""
@@ -71,11 +73,13 @@ def fresh_state(tmp_path: Path, *, leader: bool = True, **kwargs) -> testing.Sta
         can_connect=True,
         mounts={"config": testing.Mount(location="/config", source=tmp_path / "config")},
     )
+    config = {**MEDIA, **kwargs.pop("config", {})}
     return testing.State(
         leader=leader,
         model=testing.Model(name="media"),
         containers=[container],
         storages=[testing.Storage("config")],
+        config=config,
         **kwargs,
     )
 
@@ -482,7 +486,8 @@ def test_secret_remove_prunes_the_old_revision(ctx, fake_network):
 def test_rotation_interval_sets_the_rotate_policy(ctx, fake_network, value, policy):
     state, _ = wired(fake_network)
     out = ctx.run(
-        ctx.on.config_changed(), dataclasses.replace(state, config={"rotation-interval": value})
+        ctx.on.config_changed(),
+        dataclasses.replace(state, config={**MEDIA, "rotation-interval": value}),
     )
     assert credentials_secret(out).rotate == (policy or ops.SecretRotate.NEVER)
 
@@ -491,7 +496,7 @@ def test_invalid_rotation_interval_blocks_naming_the_values(ctx, fake_network):
     state, _ = wired(fake_network)
     out = ctx.run(
         ctx.on.config_changed(),
-        dataclasses.replace(state, config={"rotation-interval": "fortnightly"}),
+        dataclasses.replace(state, config={**MEDIA, "rotation-interval": "fortnightly"}),
     )
     assert out.unit_status == testing.BlockedStatus(
         "invalid rotation-interval 'fortnightly': use one of never, hourly, daily, weekly, "
@@ -535,7 +540,7 @@ def test_gateway_proxy_is_applied_in_the_form_the_release_speaks(ctx, fake_netwo
 
 def test_proxy_removed_when_the_gateway_goes_and_vpn_is_optional(ctx, fake_network):
     state, fake = wired(fake_network)
-    state = dataclasses.replace(state, config={"require-vpn": False})
+    state = dataclasses.replace(state, config={**MEDIA, "require-vpn": False})
     out = ctx.run(ctx.on.relation_broken(gluetun_remote(state)), state)
     prefs = fake.preferences
     assert prefs["proxy_type"] == 0
@@ -549,7 +554,7 @@ def test_a_proxy_the_user_set_up_is_not_removed(ctx, fake_network):
     state, fake = wired(fake_network)
     fake.preferences.update({"proxy_type": 2, "proxy_ip": "10.0.0.9", "dht": True})
     state = dataclasses.replace(
-        without_endpoint(state, "vpn-gateway"), config={"require-vpn": False}
+        without_endpoint(state, "vpn-gateway"), config={**MEDIA, "require-vpn": False}
     )
     ctx.run(ctx.on.update_status(), state)
     assert fake.preferences["proxy_type"] == 2 and fake.preferences["proxy_ip"] == "10.0.0.9"
@@ -679,7 +684,7 @@ def test_banned_charm_waits(ctx, fake_network):
 def test_bad_options_never_stop_the_vpn_rule(ctx, fake_network):
     state, _ = wired(fake_network)
     state = dataclasses.replace(
-        without_endpoint(state, "vpn-gateway"), config={"rotation-interval": "sometimes"}
+        without_endpoint(state, "vpn-gateway"), config={**MEDIA, "rotation-interval": "sometimes"}
     )
     out = ctx.run(ctx.on.config_changed(), state)
     assert out.unit_status.name == "blocked"

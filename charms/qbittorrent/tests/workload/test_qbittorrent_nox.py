@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,7 +105,7 @@ class Daemon:
                 stderr=subprocess.STDOUT,
                 env=env,
             )
-        if not wait_until_answering(self.url, START_TIMEOUT, time.sleep):
+        if not wait_until_answering(self.url, START_TIMEOUT):
             self.stop()
             pytest.fail(f"qbittorrent-nox did not answer in {START_TIMEOUT}s: {self.log_tail()}")
 

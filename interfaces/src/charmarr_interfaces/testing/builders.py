@@ -146,7 +146,8 @@ def vpn_gateway_from_gluetun(
 ) -> Remote:
     """Gluetun's side of ``vpn-gateway``: proxy-credentials and this relation's control key."""
     proxy = granted_secret(
-        proxy_credentials or {"username": "charmarr", "password": generate_token()}
+        proxy_credentials
+        or {"username": f"proxy-{generate_token(4)}", "password": generate_token()}
     )
     control = granted_secret({"api-key": control_key or generate_token()})
     host = f"{remote_app}-0.{remote_app}-endpoints.media.svc.cluster.local"

@@ -50,7 +50,7 @@ def wired_state(network: Any, *, leader: bool = True) -> tuple[testing.State, Fa
     relation_id = 7
     user = testing.Secret({"private-key": generate_token(), "addresses": "10.64.0.2/32"})
     proxy = testing.Secret(
-        {"username": "charmarr", "password": generate_token()},
+        {"username": f"proxy-{generate_token(4)}", "password": generate_token()},
         owner="app",
         label="gluetun-proxy-credentials",
     )

@@ -99,6 +99,7 @@ def wired_state(network: Any, *, leader: bool = True) -> tuple[testing.State, Fa
     state = testing.State(
         leader=leader,
         model=testing.Model(name=MODEL),
+        config={"media-volume": "charmarr-media"},
         relations=relations,
         secrets=[credentials, *gluetun.secrets],
         containers=[container],
