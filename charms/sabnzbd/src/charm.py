@@ -11,7 +11,6 @@ proxy; with ``require-vpn`` and no usable gateway the service is stopped (fail c
 from __future__ import annotations
 
 import logging
-import time
 
 import ops
 from _sabnzbd import (
@@ -34,6 +33,7 @@ from _sabnzbd import (
 from _sabnzbd.api import ApiKeyRefusedError, SabnzbdClient
 from charmarr_interfaces.download_client import DownloadClientProvider, DownloadClientProviderData
 from charmarr_interfaces.http import WorkloadUnreachableError
+from charmarr_interfaces.k8s import PodPatcher, ensure_media_volume
 from charmarr_interfaces.relation import InvalidRelationData
 from charmarr_interfaces.secrets import (
     ROTATION_OPTION,
@@ -52,7 +52,13 @@ from charmarr_interfaces.vpn_gateway import (
     decide,
     read_gateway,
 )
-from charmarr_interfaces.workload import ensure_layer, pull_text, push_if_changed, service_url
+from charmarr_interfaces.workload import (
+    ensure_layer,
+    poll,
+    pull_text,
+    push_if_changed,
+    service_url,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,16 +69,12 @@ READY_ATTEMPTS = 20
 READY_INTERVAL = 1.0
 
 
-def _sleep(seconds: float) -> None:
-    """The pause between readiness polls (tests replace it)."""
-    time.sleep(seconds)
-
-
 class SabnzbdCharm(ops.CharmBase):
     """SABnzbd on Kubernetes, wired to Radarr/Sonarr by secret ID."""
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
+        self._pod = PodPatcher(self)
         self._secret = OwnedSecret(
             self, LABEL, lambda: {API_KEY: generate_token()}, description="SABnzbd API key"
         )
@@ -151,6 +153,10 @@ class SabnzbdCharm(ops.CharmBase):
             )
             return
         self._publish(state)
+        try:
+            ensure_media_volume(self._pod, self, CONTAINER)
+        except CharmarrError as e:
+            self._problems.append(e)
         decision, proxy = self._vpn(refresh)
         if decision.problem is not None:
             self._problems.append(decision.problem)
@@ -323,12 +329,16 @@ class SabnzbdCharm(ops.CharmBase):
         except (ops.pebble.ChangeError, ops.pebble.APIError):
             raise WaitingError("sabnzbd did not restart with its new key; old key kept") from None
         client = SabnzbdClient(LOCAL_URL, new)
-        for _ in range(READY_ATTEMPTS):
+
+        def answers() -> bool | None:
             try:
                 client.version()
-                return new, True
             except WorkloadUnreachableError:
-                _sleep(READY_INTERVAL)
+                return None
+            return True
+
+        if poll(answers, attempts=READY_ATTEMPTS, delay=READY_INTERVAL):
+            return new, True
         raise WaitingError("sabnzbd did not come back with its new key; old key kept")
 
 

@@ -47,13 +47,6 @@ def pebble_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Readiness polls do not wait in unit tests."""
-    charm_module = __import__("_charmarr_charm_sabnzbd")
-    monkeypatch.setattr(charm_module, "_sleep", lambda seconds: None)
-
-
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
     return tmp_path

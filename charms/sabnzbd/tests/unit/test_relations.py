@@ -13,6 +13,8 @@ BOTH = ("radarr", "sonarr")
 
 GLUETUN_SOCKS = "gluetun-0.gluetun-endpoints.media.svc.cluster.local:1080"
 
+MEDIA = {"media-volume": "charmarr-media"}
+
 
 def ini_of(state_in) -> str:
     return (state_in.get_container("sabnzbd").mounts["config"].source / "sabnzbd.ini").read_text()
@@ -107,7 +109,7 @@ def test_invalid_requirer_data_is_reported_with_relation_and_field(ctx, fake_net
 
 def test_no_relations_no_categories_and_active(ctx, fake_network):
     state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
-    state_in = dataclasses.replace(state_in, relations=[], config={"require-vpn": False})
+    state_in = dataclasses.replace(state_in, relations=[], config={**MEDIA, "require-vpn": False})
     wired_ini = state_in.get_container("sabnzbd").mounts["config"].source / "sabnzbd.ini"
     wired_ini.write_text(wired.ini_text(wired.API_KEY))
 
@@ -127,7 +129,7 @@ def test_ready_gateway_sets_the_socks5_proxy_and_shows_the_ip(ctx, fake_network,
     state_in = testing.State(
         leader=True,
         model=testing.Model(name="media"),
-        config={"require-vpn": True},
+        config={**MEDIA, "require-vpn": True},
         relations=[gluetun.relation],
         secrets=[wired.owned_secret(), *gluetun.secrets],
         containers=[wired.container(config_dir, running=False)],
@@ -148,7 +150,7 @@ def test_ready_gateway_sets_the_socks5_proxy_and_shows_the_ip(ctx, fake_network,
 
 def test_removing_the_gateway_removes_the_proxy(ctx, fake_network, pebble_calls):
     state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
-    state_in = dataclasses.replace(state_in, config={"require-vpn": False})
+    state_in = dataclasses.replace(state_in, config={**MEDIA, "require-vpn": False})
     assert "socks5_proxy_url = socks5://" in ini_of(state_in)
     gateway = state_in.get_relation(13)
 
@@ -210,7 +212,8 @@ def test_stopped_sabnzbd_starts_again_once_allowed(ctx, fake_network):
     assert not running(stopped)
 
     out = ctx.run(
-        ctx.on.config_changed(), dataclasses.replace(stopped, config={"require-vpn": False})
+        ctx.on.config_changed(),
+        dataclasses.replace(stopped, config={**MEDIA, "require-vpn": False}),
     )
 
     assert running(out)
@@ -230,7 +233,7 @@ def test_stopped_for_vpn_stays_stopped_on_the_next_hook(ctx, fake_network, pebbl
 
 def test_require_vpn_false_without_gateway_downloads_directly(ctx, fake_network):
     state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
-    state_in = without(state_in, "vpn-gateway", config={"require-vpn": False})
+    state_in = without(state_in, "vpn-gateway", config={**MEDIA, "require-vpn": False})
 
     restarted = ctx.run(ctx.on.update_status(), state_in)  # proxy removed: restart
     out = ctx.run(ctx.on.update_status(), restarted)
@@ -242,7 +245,7 @@ def test_require_vpn_false_without_gateway_downloads_directly(ctx, fake_network)
 @pytest.mark.parametrize("require_vpn", [True, False])
 def test_gateway_secret_not_granted(ctx, fake_network, ungranted, require_vpn):
     state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
-    state_in = dataclasses.replace(state_in, config={"require-vpn": require_vpn})
+    state_in = dataclasses.replace(state_in, config={**MEDIA, "require-vpn": require_vpn})
     gateway = state_in.get_relation(13)
     proxy_id = gateway.remote_app_data["proxy_credentials_secret_id"].strip('"')
     ungranted(proxy_id)
@@ -263,7 +266,7 @@ def test_proxy_credentials_sabnzbd_cannot_use(ctx, fake_network, config_dir, req
     state_in = testing.State(
         leader=True,
         model=testing.Model(name="media"),
-        config={"require-vpn": require_vpn},
+        config={**MEDIA, "require-vpn": require_vpn},
         relations=[gluetun.relation],
         secrets=[wired.owned_secret(), *gluetun.secrets],
         containers=[wired.container(config_dir)],

@@ -16,6 +16,8 @@ BOTH = ("radarr", "sonarr")
 
 PEBBLE_WRITES = ("push", "add_layer", "replan", "start", "stop", "restart")
 
+MEDIA = {"media-volume": "charmarr-media"}
+
 
 def ini(config_dir):
     return (config_dir / "sabnzbd.ini").read_text()
@@ -63,7 +65,7 @@ dir = ""
 
 
 def state(config_dir, *, leader=True, secret=True, running=True, with_layer=True, **kw):
-    kw.setdefault("config", {"require-vpn": False})
+    kw.setdefault("config", {**MEDIA, "require-vpn": False})
     return testing.State(
         leader=leader,
         model=testing.Model(name="media"),
@@ -173,7 +175,9 @@ def test_container_not_reachable_is_waiting(ctx, fake, config_dir):
     container = testing.Container("sabnzbd", can_connect=False)
     out = ctx.run(
         ctx.on.update_status(),
-        testing.State(leader=True, secrets=[wired.owned_secret()], containers=[container]),
+        testing.State(
+            leader=True, config=MEDIA, secrets=[wired.owned_secret()], containers=[container]
+        ),
     )
     assert out.unit_status == testing.WaitingStatus("waiting for the sabnzbd container")
 
@@ -225,7 +229,7 @@ def test_ini_changed_by_the_user_is_put_back_with_a_restart(ctx, fake_network, p
 
 def test_invalid_rotation_interval_is_blocked_naming_the_values(ctx, fake_network):
     state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
-    state_in = dataclasses.replace(state_in, config={"rotation-interval": "fortnightly"})
+    state_in = dataclasses.replace(state_in, config={**MEDIA, "rotation-interval": "fortnightly"})
 
     out = ctx.run(ctx.on.config_changed(), state_in)
 
@@ -245,7 +249,7 @@ def test_invalid_rotation_interval_is_blocked_naming_the_values(ctx, fake_networ
 def test_rotation_interval_sets_the_secret_policy(ctx, fake_network, value, policy):
     state_in, _ = wired.wired_state(fake_network, consumers=BOTH)
     state_in = dataclasses.replace(
-        state_in, config={"rotation-interval": value, "require-vpn": False}
+        state_in, config={**MEDIA, "rotation-interval": value, "require-vpn": False}
     )
 
     out = ctx.run(ctx.on.config_changed(), state_in)
@@ -260,7 +264,7 @@ def test_rotation_interval_never_turns_rotation_off(ctx, fake_network):
     )
     state_in = dataclasses.replace(
         state_in,
-        config={"rotation-interval": "never", "require-vpn": False},
+        config={**MEDIA, "rotation-interval": "never", "require-vpn": False},
         secrets=[secret, *[s for s in state_in.secrets if s.label != wired.LABEL]],
     )
 
@@ -319,3 +323,13 @@ def test_readiness_check_recovery_reconciles(ctx, fake_network):
 
     assert {"radarr", "sonarr"} <= set(fake.categories)
     assert out.unit_status.name == "active"
+
+
+def test_media_volume_is_mounted_at_data(ctx, config_dir, fake, fake_network):
+    out = ctx.run(ctx.on.config_changed(), state(config_dir))
+    mounts = fake_network.kubernetes.container("sabnzbd-k8s", "sabnzbd")["volumeMounts"]
+    assert mounts == [{"name": "charmarr-media", "mountPath": "/data"}]
+    unset = dataclasses.replace(out, config={"require-vpn": False})
+    out = ctx.run(ctx.on.config_changed(), unset)
+    assert out.unit_status.message.startswith("media-volume unset: create a ReadWriteMany PVC")
+    assert fake_network.kubernetes.container("sabnzbd-k8s", "sabnzbd")["volumeMounts"] == []

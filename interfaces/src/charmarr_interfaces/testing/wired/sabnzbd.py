@@ -98,7 +98,11 @@ def wired_state(
     state = testing.State(
         leader=leader,
         model=testing.Model(name=MODEL),
-        config={"rotation-interval": "monthly", "require-vpn": True},
+        config={
+            "rotation-interval": "monthly",
+            "require-vpn": True,
+            "media-volume": "charmarr-media",
+        },
         relations=[*(arr.relation for arr in arrs), gluetun.relation],
         secrets=[owned_secret(), *gluetun.secrets],
         containers=[container(config_dir)],
