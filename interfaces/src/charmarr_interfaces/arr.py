@@ -33,6 +33,7 @@ from . import servarr
 from .cleanup import managed_name
 from .download_client import CREDENTIAL_KEYS, DownloadClientRequirer, DownloadClientRequirerData
 from .http import WorkloadHttpError
+from .k8s import PodPatcher, ensure_media_volume
 from .media_indexer import API_KEY, IndexerRequirerData, MediaIndexerRequirer
 from .media_server import TOKEN, MediaServerRequirer
 from .relation import Endpoint, InvalidRelationData
@@ -279,11 +280,15 @@ class ArrCharm(ops.CharmBase):
         if self._open_port:
             self.unit.set_ports(self.servarr.port)
         self._attempt(self._publish, key_state)
+        self._attempt(self._ensure_pod)
         self._ensure_workload(api_key)
         client = self.local_client(api_key)
         self._check_workload(client)
         self._wire(client)
         self._save_applied()
+
+    def _ensure_pod(self) -> None:
+        """What this app needs from its own StatefulSet (nothing, for Prowlarr)."""
 
     @property
     def _leader_cmd(self) -> str:
@@ -472,6 +477,11 @@ class MediaManagerCharm(ArrCharm):
         self.indexer = MediaIndexerRequirer(self)
         self.download_clients = DownloadClientRequirer(self)
         self.media_servers = MediaServerRequirer(self)
+        self._pod = PodPatcher(self)
+
+    def _ensure_pod(self) -> None:
+        """The shared media volume at /data: downloads to import, the library to fill."""
+        ensure_media_volume(self._pod, self, self.container.name)
 
     def _publish(self, key: OwnedState) -> None:
         kind = self.servarr.kind

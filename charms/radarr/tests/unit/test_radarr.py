@@ -634,3 +634,17 @@ def test_non_leader_configures_its_own_workload_but_publishes_nothing(ctx, fake_
     assert all(not r.local_app_data for r in out.relations)
     assert _owned(out).remote_grants == {}
     assert out.unit_status.message.startswith("registered with prowlarr")
+
+
+def test_media_volume_is_mounted_at_data_and_a_missing_pvc_blocks(ctx, fake_network):
+    state, _ = servarr_state(APP, fake_network)
+    out = ctx.run(ctx.on.config_changed(), state)
+    assert fake_network.kubernetes.container("radarr-k8s", "radarr")["volumeMounts"] == [
+        {"name": "charmarr-media", "mountPath": "/data"}
+    ]
+    missing = dataclasses.replace(out, config={**out.config, "media-volume": "nope"})
+    out = ctx.run(ctx.on.config_changed(), missing)
+    assert out.unit_status == ops.BlockedStatus(
+        f"PVC nope not found in namespace {out.model.name}: create it (ReadWriteMany) "
+        "or juju config radarr-k8s media-volume=<pvc>"
+    )

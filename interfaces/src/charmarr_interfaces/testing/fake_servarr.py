@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..http import Request, Response
-from ..servarr import MASKED, PROWLARR, RADARR, SONARR, ServarrApp
+from ..servarr import MASKED, PROWLARR, RADARR, SONARR, MediaManager, ServarrApp
 from .fakes import FakeApp, json_response, text_response
 
 SECRET_FIELDS = frozenset({"password", "apiKey", "authToken"})
@@ -394,6 +394,9 @@ def servarr_state(
     remotes = list(relations)
     for remote in remotes:
         secrets.extend(remote.secrets)
+    if isinstance(app, MediaManager):
+        # Radarr and Sonarr mount the shared media volume (the fake cluster has this PVC).
+        config = {"media-volume": "charmarr-media", **(config or {})}
     state = testing.State(
         leader=leader,
         config=config or {},
