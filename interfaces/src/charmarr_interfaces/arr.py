@@ -36,6 +36,7 @@ from .http import WorkloadHttpError
 from .k8s import PodPatcher, ensure_media_volume
 from .media_indexer import API_KEY, IndexerRequirerData, MediaIndexerRequirer
 from .media_server import TOKEN, MediaServerRequirer
+from .reconcile import Convergence, worst
 from .relation import Endpoint, InvalidRelationData
 from .secrets import (
     ROTATE_ACTION,
@@ -210,6 +211,8 @@ class ArrCharm(ops.CharmBase):
         self._open_port = True
         self._applied: dict[str, str] | None = None
         self._applied_text: str | None = None
+        self.convergence = Convergence(self)
+        self._kept: ops.StatusBase | None = None
 
         on = self.on
         for event in (
@@ -233,17 +236,40 @@ class ArrCharm(ops.CharmBase):
     def _on_event(self, event: ops.EventBase) -> None:
         # The port never changes: open it on every event but the five-minute update-status.
         self._open_port = not isinstance(event, ops.UpdateStatusEvent)
+        if self.convergence.may_skip(event) and self._alive():
+            self._kept = self.convergence.skipped()
+            return
         self.reconcile()
+
+    def _alive(self) -> bool:
+        """The service runs and ``/ping`` answers (one Pebble call, one anonymous request)."""
+        name = self.servarr.name
+        try:
+            service = self.container.get_services(name).get(name)
+        except (pebble.Error, ops.ModelError):
+            return False
+        if service is None or not service.is_running():
+            return False
+        try:
+            self.local_client("").ping()
+        except CharmarrError:
+            return False
+        return True
 
     def _on_secret_changed(self, _: ops.SecretChangedEvent) -> None:
         self._refresh = True
         self.reconcile()
 
     def _on_collect_status(self, event: ops.CollectStatusEvent) -> None:
+        if self._kept is not None:
+            event.add_status(self._kept)
+            return
         self.reconcile()
-        for problem in self._problems:
-            event.add_status(problem.status)
-        event.add_status(ops.ActiveStatus("; ".join(self._notes) or "ready"))
+        statuses = [p.status for p in self._problems]
+        statuses.append(ops.ActiveStatus("; ".join(self._notes) or "ready"))
+        for status in statuses:
+            event.add_status(status)
+        self.convergence.record(worst(statuses))
 
     # -- reconcile -----------------------------------------------------------------------------
 

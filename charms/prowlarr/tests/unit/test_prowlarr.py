@@ -161,7 +161,7 @@ def test_removed_relations_delete_managed_applications_only(ctx, fake_network):
     out = ctx.run(ctx.on.relation_broken(_relation_for(first, "radarr")), first)
     assert set(fake.named("applications")) == {"sonarr (juju)", "lidarr"}
     last = _without(out, "radarr", "sonarr")
-    out = ctx.run(ctx.on.update_status(), last)
+    out = ctx.run(ctx.on.config_changed(), last)
     assert set(fake.named("applications")) == {"lidarr"}
     assert fake.named("applications")["lidarr"] == user
     assert out.unit_status.name == "active"

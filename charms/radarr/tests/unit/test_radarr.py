@@ -467,7 +467,7 @@ def test_removed_relations_remove_managed_entries_only(ctx, fake_network):
     out = ctx.run(ctx.on.relation_broken(qbit), first)
     assert set(fake.named("downloadclient")) == {"sabnzbd (juju)", "my nzbget"}
     last = _without(out, "qbittorrent", "sabnzbd")
-    out = ctx.run(ctx.on.update_status(), last)
+    out = ctx.run(ctx.on.config_changed(), last)
     assert set(fake.named("downloadclient")) == {"my nzbget"}
     assert fake.named("downloadclient")["my nzbget"] == user
     assert out.unit_status.name == "active"
@@ -492,7 +492,7 @@ def test_ungranted_download_client_secret_waits_and_keeps_its_entry(ctx, fake_ne
     first = _converged(ctx, state)
     qbit = _relation_for(first, "qbittorrent")
     ungranted(json.loads(qbit.remote_app_data["credentials_secret_id"]))
-    out = ctx.run(ctx.on.update_status(), first)
+    out = ctx.run(ctx.on.config_changed(), first)
     assert out.unit_status == ops.WaitingStatus(
         "waiting for qbittorrent (download-client) to grant its secret"
     )
