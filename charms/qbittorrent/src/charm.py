@@ -43,6 +43,7 @@ from charmarr_interfaces.download_client import (
     DownloadClientProviderData,
 )
 from charmarr_interfaces.k8s import PodPatcher, ensure_media_volume
+from charmarr_interfaces.reconcile import Convergence, worst
 from charmarr_interfaces.relation import InvalidRelationData
 from charmarr_interfaces.secrets import (
     CharmarrError,
@@ -111,6 +112,8 @@ class QBittorrentCharm(ops.CharmBase):
         self._report: _Report | None = None
         self._refresh_consumed = False
         self._set_ports = True
+        self._convergence = Convergence(self)
+        self._kept: ops.StatusBase | None = None
 
         for event in (
             self.on.config_changed,
@@ -140,19 +143,36 @@ class QBittorrentCharm(ops.CharmBase):
         # The opened port never changes between hooks, and every other event sets it:
         # spare update-status (every five minutes, for ever) the opened-ports call.
         self._set_ports = not isinstance(event, ops.UpdateStatusEvent)
+        if self._convergence.may_skip(event) and self._alive():
+            self._kept = self._convergence.skipped()
+            return
         self._reconcile()
+
+    def _alive(self) -> bool:
+        """The service runs and the WebUI answers (one Pebble call, one anonymous request)."""
+        try:
+            service = self.unit.get_container(CONTAINER).get_services(SERVICE).get(SERVICE)
+        except (pebble.Error, ops.ModelError):
+            return False
+        running = service is not None and service.is_running()
+        return running and wait_until_answering(LOCAL_URL, timeout=0)
 
     def _on_secret_changed(self, _: ops.SecretChangedEvent) -> None:
         self._refresh_consumed = True
         self._reconcile()
 
     def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
+        if self._kept is not None:
+            event.add_status(self._kept)
+            return
         if self._report is None:
             self._reconcile()
         report = self._report or _Report()
-        for problem in report.problems:
-            event.add_status(problem.status)
-        event.add_status(ops.ActiveStatus("; ".join(report.notes)))
+        statuses = [problem.status for problem in report.problems]
+        statuses.append(ops.ActiveStatus("; ".join(report.notes)))
+        for status in statuses:
+            event.add_status(status)
+        self._convergence.record(worst(statuses))
 
     # ------------------------------------------------------------------------------------
     # Reconcile

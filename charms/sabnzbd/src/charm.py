@@ -34,6 +34,7 @@ from _sabnzbd.api import ApiKeyRefusedError, SabnzbdClient
 from charmarr_interfaces.download_client import DownloadClientProvider, DownloadClientProviderData
 from charmarr_interfaces.http import WorkloadUnreachableError
 from charmarr_interfaces.k8s import PodPatcher, ensure_media_volume
+from charmarr_interfaces.reconcile import Convergence, worst
 from charmarr_interfaces.relation import InvalidRelationData
 from charmarr_interfaces.secrets import (
     ROTATION_OPTION,
@@ -75,6 +76,8 @@ class SabnzbdCharm(ops.CharmBase):
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
         self._pod = PodPatcher(self)
+        self._convergence = Convergence(self)
+        self._kept: ops.StatusBase | None = None
         self._secret = OwnedSecret(
             self, LABEL, lambda: {API_KEY: generate_token()}, description="SABnzbd API key"
         )
@@ -116,18 +119,40 @@ class SabnzbdCharm(ops.CharmBase):
 
     # -- events -------------------------------------------------------------------------------
 
-    def _on_event(self, _: ops.EventBase) -> None:
+    def _on_event(self, event: ops.EventBase) -> None:
+        if self._convergence.may_skip(event) and self._alive():
+            self._kept = self._convergence.skipped()
+            return
         self._reconcile()
+
+    def _alive(self) -> bool:
+        """The service runs and ``mode=version`` answers (one Pebble call, one request)."""
+        try:
+            service = self.unit.get_container(CONTAINER).get_services(SERVICE).get(SERVICE)
+        except (ops.pebble.Error, ops.ModelError):
+            return False
+        if service is None or not service.is_running():
+            return False
+        try:
+            SabnzbdClient(LOCAL_URL, "").version()
+        except CharmarrError:
+            return False
+        return True
 
     def _on_secret_changed(self, _: ops.SecretChangedEvent) -> None:
         self._reconcile(refresh=True)
 
     def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
+        if self._kept is not None:
+            event.add_status(self._kept)
+            return
         if not self._reconciled:
             self._reconcile()
-        for problem in self._problems:
-            event.add_status(problem.status)
-        event.add_status(ops.ActiveStatus("; ".join(self._notes)))
+        statuses = [problem.status for problem in self._problems]
+        statuses.append(ops.ActiveStatus("; ".join(self._notes)))
+        for status in statuses:
+            event.add_status(status)
+        self._convergence.record(worst(statuses))
 
     # -- reconcile ----------------------------------------------------------------------------
 

@@ -44,13 +44,9 @@ def credentials_secret(state: testing.State) -> testing.Secret:
 
 
 def wired(network: FakeNetwork, *, leader: bool = True) -> tuple[testing.State, FakeQBittorrent]:
-    """The converged state of testing/wired/qbittorrent.py, plus Sonarr beside Radarr."""
+    """The converged state of testing/wired/qbittorrent.py (Radarr and Sonarr related)."""
     state, fake = wired_state("qbittorrent", network, leader=leader)
-    radarr = next(r for r in state.relations if r.remote_app_name == "radarr")
-    remote = builders.download_client_from_arr(kind="sonarr")
-    sonarr = dataclasses.replace(remote.relation, local_app_data=dict(radarr.local_app_data))
-    fake.categories["sonarr"] = "/data/downloads/sonarr"
-    return dataclasses.replace(state, relations=[*state.relations, sonarr]), fake
+    return state, fake
 
 
 def with_relations(state: testing.State, keep: str | None = None, *extra) -> testing.State:
@@ -309,7 +305,7 @@ def test_same_named_user_category_is_left_alone_and_reported(ctx, fake_network):
         out.unit_status.message
     )
     # Leaving the user's category does not make it managed: removing the relation keeps it.
-    out = ctx.run(ctx.on.update_status(), without_endpoint(out, "download-client"))
+    out = ctx.run(ctx.on.config_changed(), without_endpoint(out, "download-client"))
     assert fake.categories == {"radarr": "/srv/films"}
 
 

@@ -69,7 +69,8 @@ def test_categories_go_after_the_last_relation_and_user_ones_stay(ctx, fake_netw
     first = ctx.run(ctx.on.update_status(), state_in)
     last = without(first, "download-client")
 
-    out = ctx.run(ctx.on.update_status(), last)
+    # Any full reconcile (not a converged update-status) sees that the relations are gone.
+    out = ctx.run(ctx.on.config_changed(), last)
 
     assert set(fake.categories) == {"*", "tv", "anime"}
     assert fake.categories["tv"]["dir"] == "/mnt/tv"

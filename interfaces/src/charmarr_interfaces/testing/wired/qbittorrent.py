@@ -52,7 +52,7 @@ def wired_state(network: Any, *, leader: bool = True) -> tuple[testing.State, Fa
         )
     )
     relations: list[testing.RelationBase] = []
-    for kind in ("radarr",):
+    for kind in ("radarr", "sonarr"):
         remote = builders.download_client_from_arr(kind=kind)
         relations.append(
             testing.Relation(
@@ -68,7 +68,7 @@ def wired_state(network: Any, *, leader: bool = True) -> tuple[testing.State, Fa
     relations.append(gluetun.relation)
 
     fake = FakeQBittorrent(username="admin", password=password)
-    fake.categories = {"radarr": desired.category_path("radarr")}
+    fake.categories = {kind: desired.category_path(kind) for kind in ("radarr", "sonarr")}
     proxy = gluetun.content(0)
     data = gluetun.relation.remote_app_data
     gateway = Gateway(

@@ -71,7 +71,7 @@ def owned_secret(api_key: str = API_KEY) -> testing.Secret:
 
 
 def wired_state(
-    network: Any, *, leader: bool = True, consumers: tuple[str, ...] = ("radarr",)
+    network: Any, *, leader: bool = True, consumers: tuple[str, ...] = ("radarr", "sonarr")
 ) -> tuple[testing.State, FakeSabnzbd]:
     """Every endpoint related, the workload configured and answering; ends Active.
 
