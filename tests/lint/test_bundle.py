@@ -52,7 +52,10 @@ def test_every_app_is_a_charm_of_this_repo_with_its_resources():
 def test_every_integration_joins_matching_interfaces_of_opposite_roles():
     pairs = set()
     for left, right in BUNDLE["relations"]:
-        (role_l, iface_l), (role_r, iface_r) = _endpoint(*left.split(":")), _endpoint(*right.split(":"))
+        (role_l, iface_l), (role_r, iface_r) = (
+            _endpoint(*left.split(":")),
+            _endpoint(*right.split(":")),
+        )
         assert iface_l == iface_r, f"{left} / {right}: interfaces differ"
         assert {role_l, role_r} == {"provides", "requires"}, f"{left} / {right}: same role"
         pairs.add(frozenset({left, right}))

@@ -29,6 +29,14 @@ def _charm(request) -> str:
     return request.param
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _charmcraft_plugins():
+    """Register charmcraft's own part plugins (``charm``), as charmcraft does at start-up."""
+    from charmcraft.parts import setup_parts
+
+    setup_parts()
+
+
 def test_charmcraft_accepts_the_project(charm):
     from charmcraft.models.project import CharmcraftProject
 
@@ -74,3 +82,16 @@ def test_relations_containers_and_storage_as_the_contract_says(charm):
 def test_actions_documented(charm):
     for name, action in (_load(charm).get("actions") or {}).items():
         assert action.get("description"), f"action {name} needs a description"
+
+
+def test_pack_uses_the_staged_requirements(charm):
+    """`tox -e pack` stages requirements.txt and lib/ (tools/stage.py); the part must use them."""
+    from charmcraft.models.project import CharmcraftProject
+
+    project = CharmcraftProject.unmarshal(_load(charm))
+    part = project.parts["charm"]
+    assert isinstance(part, dict)
+    assert part["plugin"] == "charm"
+    assert part["charm-requirements"] == ["requirements.txt"]
+    assert part["charm-strict-dependencies"] is True
+    assert set(part["charm-binary-python-packages"]) <= {"pydantic-core", "pyyaml"}
