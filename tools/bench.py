@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
 import stage  # noqa: E402
+
 from charmarr_interfaces.testing.charms import charm_dirs  # noqa: E402
 from charmarr_interfaces.testing.cost import measure  # noqa: E402
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ops
+
 from charmarr_interfaces import secrets
 from charmarr_interfaces.download_client import DownloadClientRequirer
 from charmarr_interfaces.media_indexer import (

@@ -7,6 +7,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
 from charmarr_interfaces import http
 from charmarr_interfaces.testing.fakes import FakeApp, FakeNetwork, json_response
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ops
 import pytest
+from ops import testing
+
 from charmarr_interfaces import k8s
 from charmarr_interfaces.secrets import CharmarrError, InvalidConfigError, WaitingError
 from charmarr_interfaces.testing.fake_k8s import ADDRESS
-from ops import testing
 
 META = {"name": "radarr", "containers": {"radarr": {}}}
 CONFIG = {"options": {"media-volume": {"type": "string", "default": ""}}}

@@ -6,8 +6,9 @@ import logging
 
 import ops
 import pytest
-from charmarr_interfaces.testing.pytest_plugin import SecretLeakError
 from ops import testing
+
+from charmarr_interfaces.testing.pytest_plugin import SecretLeakError
 
 SECRET = "hunter2-hunter2-hunter2"
 META = {

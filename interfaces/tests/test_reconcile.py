@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ops
-from charmarr_interfaces import reconcile
 from ops import testing
+
+from charmarr_interfaces import reconcile
 
 META = {"name": "c"}
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from dummy_charm import DummyCharm
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ops import testing
+
 from charmarr_interfaces import download_client, media_indexer, media_server, vpn_gateway
 from charmarr_interfaces.relation import (
     AppData,
@@ -13,10 +18,6 @@ from charmarr_interfaces.relation import (
     parse_app_data,
 )
 from charmarr_interfaces.testing import builders
-from dummy_charm import DummyCharm
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from ops import testing
 
 GOOD_ID = "secret:cektar2jffvo4pjxkoxa"
 LONG_ID = "secret://0b3a1e4e-59d5-4b8a-8f2c-5c3a7b0a1d2e/cektar2jffvo4pjxkoxa"

@@ -6,11 +6,12 @@ import dataclasses
 
 import ops
 import pytest
+from dummy_charm import LABEL, DummyCharm
+from ops import testing
+
 from charmarr_interfaces import secrets
 from charmarr_interfaces.media_indexer import API_KEY
 from charmarr_interfaces.testing import builders
-from dummy_charm import LABEL, DummyCharm
-from ops import testing
 
 
 def _owned(state: testing.State) -> testing.Secret:

@@ -7,6 +7,7 @@ against the apps' own OpenAPI documents.
 from __future__ import annotations
 
 import pytest
+
 from charmarr_interfaces import servarr
 from charmarr_interfaces.arr import ConfigXmlError, pebble_layer, read_api_key, render_config_xml
 from charmarr_interfaces.http import Request, WorkloadHttpError, WorkloadUnreachableError

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ops
 import pytest
+from ops import testing
+
 from charmarr_interfaces import vpn_gateway
 from charmarr_interfaces.secrets import CharmarrError, WaitingError
 from charmarr_interfaces.testing import builders
 from charmarr_interfaces.testing.fakes import FakeApp, json_response
-from ops import testing
 
 META = {
     "name": "qbittorrent",

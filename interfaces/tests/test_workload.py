@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ops
-from charmarr_interfaces import workload
 from ops import testing
+
+from charmarr_interfaces import workload
 
 META = {"name": "w", "containers": {"app": {}}}
 

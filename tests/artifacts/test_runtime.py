@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from charmarr_interfaces.testing.charms import charm_dirs
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from harness import GLUETUN_AUTH, MODEL_NAME, SecretRecord, Stack, charm_options
+
 from charmarr_interfaces.cleanup import managed_name
 from charmarr_interfaces.http import HttpClient
 from charmarr_interfaces.servarr import MEDIA_MANAGERS, RADARR, SONARR, field_values
-from harness import GLUETUN_AUTH, MODEL_NAME, SecretRecord, Stack, charm_options
 
 SERVARR = ("prowlarr", "radarr", "sonarr")
 MANAGERS = ("radarr", "sonarr")

@@ -50,6 +50,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+from ops import testing
+
 from charmarr_interfaces.http import Request, Response, use_transport
 from charmarr_interfaces.servarr import PROWLARR, RADARR, SONARR, ServarrApp
 from charmarr_interfaces.testing.charms import charm_dirs, context, load_charm, repo_root
@@ -67,7 +69,6 @@ from charmarr_interfaces.testing.pytest_plugin import (
     ungranted_secrets,
 )
 from charmarr_interfaces.testing.wired import gluetun as wired_gluetun
-from ops import testing
 
 MODEL_NAME = "media"
 MODEL = testing.Model(name=MODEL_NAME, uuid="7d3c1a52-9b1e-4f0a-8c2d-5e6f7a8b9c0d")

@@ -14,9 +14,10 @@ import expect
 import harness
 import ops
 import pytest
+from harness import MODEL_NAME, WIREGUARD, Hook, Stack, deploy_charmarr
+
 from charmarr_interfaces.cleanup import managed_name
 from charmarr_interfaces.testing.pytest_plugin import SecretLeakError
-from harness import MODEL_NAME, WIREGUARD, Hook, Stack, deploy_charmarr
 
 
 def test_deploy_and_integrate_everything_delivers_every_credential(deployed: Stack):

@@ -22,13 +22,14 @@ import json
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ops import testing
+
 from charmarr_interfaces.testing.charms import charm_dirs, context
 from charmarr_interfaces.testing.fakes import FakeNetwork
 from charmarr_interfaces.testing.pytest_plugin import SECRET_MANAGEMENT_TOOLS, record_hook_tools
 from charmarr_interfaces.testing.wired import wired_state
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from ops import testing
 
 CHARMS = sorted(charm_dirs())
 SETTLED = ("active", "waiting", "blocked", "maintenance")

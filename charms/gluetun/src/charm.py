@@ -41,6 +41,8 @@ from _gluetun.workload import (
     socks5_layer,
     stamp,
 )
+from ops import pebble
+
 from charmarr_interfaces.k8s import PodPatch, PodPatcher
 from charmarr_interfaces.secrets import (
     ROTATION_OPTION,
@@ -57,7 +59,6 @@ from charmarr_interfaces.secrets import (
 )
 from charmarr_interfaces.vpn_gateway import VpnGatewayProvider, VpnGatewayProviderData
 from charmarr_interfaces.workload import pull_text, service_url
-from ops import pebble
 
 logger = logging.getLogger(__name__)
 

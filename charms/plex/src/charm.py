@@ -26,6 +26,7 @@ import logging
 import ops
 from _plex import api, workload
 from _plex.preferences import MACHINE_ID, PROCESSED_ID, Preferences
+
 from charmarr_interfaces.http import WorkloadUnreachableError
 from charmarr_interfaces.k8s import PodPatcher, ensure_media_volume
 from charmarr_interfaces.media_server import TOKEN, MediaServerProvider, MediaServerProviderData

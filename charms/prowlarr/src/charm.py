@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import ops
 from _prowlarr import wiring
+
 from charmarr_interfaces import servarr
 from charmarr_interfaces.arr import ArrCharm
 from charmarr_interfaces.cleanup import managed_name

@@ -37,6 +37,8 @@ from _qbittorrent.api import (
     wait_until_answering,
 )
 from _qbittorrent.layer import GROUP_ID, PORT, SERVICE, USER_ID, pebble_layer
+from ops import pebble
+
 from charmarr_interfaces import workload
 from charmarr_interfaces.download_client import (
     DownloadClientProvider,
@@ -63,7 +65,6 @@ from charmarr_interfaces.vpn_gateway import (
     decide,
     read_gateway,
 )
-from ops import pebble
 
 logger = logging.getLogger(__name__)
 

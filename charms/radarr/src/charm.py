@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import ops
+
 from charmarr_interfaces.arr import MediaManagerCharm
 from charmarr_interfaces.servarr import RADARR, MediaManager
 

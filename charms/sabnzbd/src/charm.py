@@ -31,6 +31,7 @@ from _sabnzbd import (
     socks5_url,
 )
 from _sabnzbd.api import ApiKeyRefusedError, SabnzbdClient
+
 from charmarr_interfaces.download_client import DownloadClientProvider, DownloadClientProviderData
 from charmarr_interfaces.http import WorkloadUnreachableError
 from charmarr_interfaces.k8s import PodPatcher, ensure_media_volume

@@ -8,13 +8,14 @@ from typing import Any
 
 import ops
 import pytest
+from ops import testing
+
 from charmarr_interfaces.secrets import generate_token
 from charmarr_interfaces.testing import builders
 from charmarr_interfaces.testing.charms import context
 from charmarr_interfaces.testing.fake_gluetun import ADDRESS, FakeGluetun, parse_roles
 from charmarr_interfaces.testing.fakes import FakeNetwork
 from charmarr_interfaces.testing.wired.gluetun import AUTH_FILE_NAME, containers
-from ops import testing
 
 APP = "gluetun-k8s"
 PROXY_LABEL = "gluetun-proxy-credentials"

@@ -7,10 +7,11 @@ import json
 
 import ops
 import pytest
+from ops import testing
+
 from charmarr_interfaces.http import HttpClient, WorkloadHttpError
 from charmarr_interfaces.testing import builders
 from charmarr_interfaces.vpn_gateway import VpnGatewayProviderData
-from ops import testing
 
 PROXY = "gluetun-proxy-credentials"
 RELATION_ROUTES = ["GET /v1/publicip/ip", "GET /v1/vpn/status"]

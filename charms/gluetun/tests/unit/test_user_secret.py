@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from ops import testing
+
 from charmarr_interfaces.secrets import generate_token
 from charmarr_interfaces.testing.pytest_plugin import ungranted_secrets
-from ops import testing
 
 APP = "gluetun-k8s"
 

@@ -6,9 +6,10 @@ import dataclasses
 
 import ops
 import pytest
+from ops import testing
+
 from charmarr_interfaces.testing import builders
 from charmarr_interfaces.testing.wired import wired_state
-from ops import testing
 
 SECRETFILE_VARS = {
     "WIREGUARD_PRIVATE_KEY_SECRETFILE": "/run/secrets/wireguard_private_key",

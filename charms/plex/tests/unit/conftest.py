@@ -10,6 +10,8 @@ from typing import Any
 
 import ops
 import pytest
+from ops import testing
+
 from charmarr_interfaces.testing.charms import context, load_charm
 from charmarr_interfaces.testing.fake_plex import (
     PLEX_ADDRESS,
@@ -23,7 +25,6 @@ from charmarr_interfaces.testing.wired.plex import (
     plex_container,
     preferences_xml,
 )
-from ops import testing
 
 PEBBLE_WRITES = ("push", "add_layer", "replan", "restart", "start", "stop", "make_dir")
 PEBBLE_CALLS = (

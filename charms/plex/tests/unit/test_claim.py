@@ -8,6 +8,8 @@ from typing import Any
 
 import ops
 import pytest
+from ops import testing
+
 from charmarr_interfaces.testing import builders
 from charmarr_interfaces.testing.fake_plex import (
     PLEX_ADDRESS,
@@ -17,7 +19,6 @@ from charmarr_interfaces.testing.fake_plex import (
 )
 from charmarr_interfaces.testing.pytest_plugin import ungranted_secrets
 from charmarr_interfaces.testing.wired.plex import PROCESSED_ID, config_dir
-from ops import testing
 
 APP = "plex-k8s"
 WRITES = ("push", "add_layer", "replan", "restart", "start", "stop", "make_dir")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from charmarr_interfaces.testing.charms import load_charm
 from charmarr_interfaces.testing.fake_plex import PLEX_TV_ADDRESS, FakePlexTv
 

@@ -10,14 +10,15 @@ from typing import Any
 import ops
 import pytest
 import yaml
+from ops import pebble as ops_pebble
+from ops import testing
+
 from charmarr_interfaces.media_server import MediaServerProviderData
 from charmarr_interfaces.relation import parse_app_data
 from charmarr_interfaces.testing import builders
 from charmarr_interfaces.testing.fake_plex import FakePlexServer
 from charmarr_interfaces.testing.wired import wired_state
 from charmarr_interfaces.testing.wired.plex import config_dir, plex_container, preferences_xml
-from ops import pebble as ops_pebble
-from ops import testing
 
 APP = "plex-k8s"
 CHARM_DIR = Path(__file__).resolve().parents[2]

@@ -9,6 +9,8 @@ import re
 import ops
 import pytest
 import yaml
+from ops import testing
+
 from charmarr_interfaces.servarr import MASKED, PROWLARR
 from charmarr_interfaces.testing import builders
 from charmarr_interfaces.testing.charms import charm_dirs, context
@@ -18,7 +20,6 @@ from charmarr_interfaces.testing.fake_servarr import (
     servarr_state,
 )
 from charmarr_interfaces.testing.wired import wired_state
-from ops import testing
 
 APP = PROWLARR
 LABEL = "prowlarr-api-key"

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import ops
 import pytest
+from ops import pebble, testing
+
 from charmarr_interfaces.testing import builders
 from charmarr_interfaces.testing.charms import load_charm
 from charmarr_interfaces.testing.fake_qbittorrent import FakeQBittorrent
 from charmarr_interfaces.testing.fakes import FakeNetwork
 from charmarr_interfaces.testing.pytest_plugin import record_hook_tools
 from charmarr_interfaces.testing.wired import wired_state
-from ops import pebble, testing
 
 CHARM = load_charm("qbittorrent")  # puts charms/qbittorrent/src on sys.path
 

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from charmarr_interfaces.secrets import CharmarrError, generate_token
 from charmarr_interfaces.testing.charms import load_charm
 from charmarr_interfaces.testing.pytest_plugin import require_binary

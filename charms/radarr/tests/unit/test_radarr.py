@@ -12,6 +12,8 @@ import re
 
 import ops
 import pytest
+from ops import testing
+
 from charmarr_interfaces.arr import CONFIG_XML, pebble_layer
 from charmarr_interfaces.servarr import PROWLARR, RADARR
 from charmarr_interfaces.testing import builders
@@ -24,7 +26,6 @@ from charmarr_interfaces.testing.fake_servarr import (
     pebble_calls,
     servarr_state,
 )
-from ops import testing
 
 APP = RADARR
 NAME = "radarr-k8s"  # the application name ops.testing gives the charm

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import ops
 import pytest
+
 from charmarr_interfaces.testing.charms import context, load_charm
 from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
 from charmarr_interfaces.testing.wired import sabnzbd as wired

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+
 from charmarr_interfaces.http import Response, use_transport
 from charmarr_interfaces.testing.charms import charm_dirs, load_charm
 from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from ops import pebble, testing
+
 from charmarr_interfaces.testing import builders
 from charmarr_interfaces.testing.wired import sabnzbd as wired
-from ops import pebble, testing
 
 BOTH = ("radarr", "sonarr")
 

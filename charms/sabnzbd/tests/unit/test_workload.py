@@ -7,10 +7,11 @@ import re
 
 import ops
 import pytest
+from ops import pebble, testing
+
 from charmarr_interfaces.testing import builders
 from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
 from charmarr_interfaces.testing.wired import sabnzbd as wired
-from ops import pebble, testing
 
 BOTH = ("radarr", "sonarr")
 

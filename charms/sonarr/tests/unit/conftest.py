@@ -5,6 +5,7 @@ shows the validation as skipped.)
 """
 
 import pytest
+
 from charmarr_interfaces.testing.openapi import reference_dir, validate_network
 
 

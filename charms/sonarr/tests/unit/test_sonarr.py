@@ -13,6 +13,8 @@ import re
 
 import ops
 import pytest
+from ops import testing
+
 from charmarr_interfaces.arr import CONFIG_XML, pebble_layer
 from charmarr_interfaces.servarr import PROWLARR, SONARR
 from charmarr_interfaces.testing import builders
@@ -25,7 +27,6 @@ from charmarr_interfaces.testing.fake_servarr import (
     pebble_calls,
     servarr_state,
 )
-from ops import testing
 
 APP = SONARR
 NAME = "sonarr-k8s"  # the application name ops.testing gives the charm
