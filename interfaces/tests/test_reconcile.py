@@ -40,7 +40,7 @@ def _ctx():
 
 def test_update_status_after_convergence_skips_and_keeps_the_status():
     ctx = _ctx()
-    out = ctx.run(ctx.on.config_changed(), testing.State())
+    out = ctx.run(ctx.on.config_changed(), testing.State(leader=True))
     out = ctx.run(ctx.on.update_status(), out)
     assert C.full == 1
     assert out.unit_status == testing.ActiveStatus("ok")
@@ -49,7 +49,7 @@ def test_update_status_after_convergence_skips_and_keeps_the_status():
 def test_not_converged_means_full_reconcile_every_time():
     ctx = _ctx()
     C.outcome = ops.BlockedStatus("grant it")
-    out = ctx.run(ctx.on.config_changed(), testing.State())
+    out = ctx.run(ctx.on.config_changed(), testing.State(leader=True))
     out = ctx.run(ctx.on.update_status(), out)
     assert C.full == 2
     assert out.unit_status == testing.BlockedStatus("grant it")
@@ -57,7 +57,7 @@ def test_not_converged_means_full_reconcile_every_time():
 
 def test_dead_workload_forces_a_full_reconcile():
     ctx = _ctx()
-    out = ctx.run(ctx.on.config_changed(), testing.State())
+    out = ctx.run(ctx.on.config_changed(), testing.State(leader=True))
     C.alive = False
     ctx.run(ctx.on.update_status(), out)
     assert C.full == 2
@@ -65,7 +65,7 @@ def test_dead_workload_forces_a_full_reconcile():
 
 def test_full_reconcile_at_least_every_twelfth_update_status():
     ctx = _ctx()
-    out = ctx.run(ctx.on.config_changed(), testing.State())
+    out = ctx.run(ctx.on.config_changed(), testing.State(leader=True))
     for _ in range(reconcile.FULL_EVERY):
         out = ctx.run(ctx.on.update_status(), out)
     assert C.full == 2
@@ -73,14 +73,14 @@ def test_full_reconcile_at_least_every_twelfth_update_status():
 
 def test_other_events_always_reconcile_fully():
     ctx = _ctx()
-    out = ctx.run(ctx.on.config_changed(), testing.State())
+    out = ctx.run(ctx.on.config_changed(), testing.State(leader=True))
     ctx.run(ctx.on.config_changed(), out)
     assert C.full == 2
 
 
 def test_forget():
     ctx = _ctx()
-    out = ctx.run(ctx.on.config_changed(), testing.State())
+    out = ctx.run(ctx.on.config_changed(), testing.State(leader=True))
     with ctx(ctx.on.update_status(), out) as mgr:
         mgr.charm.convergence.forget()
         assert not mgr.charm.convergence.may_skip(ops.UpdateStatusEvent(None))
@@ -98,3 +98,10 @@ def test_worst_follows_ops_priority():
         "1"
     )
     assert reconcile.worst([]) == ops.UnknownStatus()
+
+
+def test_a_non_leader_always_reconciles_fully():
+    ctx = _ctx()
+    out = ctx.run(ctx.on.config_changed(), testing.State(leader=False))
+    ctx.run(ctx.on.update_status(), out)
+    assert C.full == 2

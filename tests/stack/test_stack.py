@@ -456,7 +456,7 @@ def test_the_harness_withholds_a_secret_that_was_not_granted(deployed: Stack):
     record = stack.owned("qbittorrent", "qbittorrent-credentials")
     assert not stack.can_see("plex", record) and stack.can_see("radarr", record)
     record.grants.clear()  # as if qBittorrent had published the ID without granting it
-    stack.update_status()
+    stack.configure("radarr")  # any hook that reconciles fully (not a converged update-status)
     stack.settle()
     assert stack.statuses()["radarr/0"] == (
         "waiting: waiting for qbittorrent (download-client) to grant its secret"

@@ -34,6 +34,7 @@ from _qbittorrent.api import (
     WorkloadUnreachableError,
     change_password,
     confirm_password,
+    login_page_answers,
     wait_until_answering,
 )
 from _qbittorrent.layer import GROUP_ID, PORT, SERVICE, USER_ID, pebble_layer
@@ -156,7 +157,7 @@ class QBittorrentCharm(ops.CharmBase):
         except (pebble.Error, ops.ModelError):
             return False
         running = service is not None and service.is_running()
-        return running and wait_until_answering(LOCAL_URL, timeout=0)
+        return running and login_page_answers(LOCAL_URL)
 
     def _on_secret_changed(self, _: ops.SecretChangedEvent) -> None:
         self._refresh_consumed = True

@@ -13,6 +13,8 @@ granted later is picked up), when the workload does not look alive, and at least
 :data:`FULL_EVERY` update-status hooks (about hourly) to repair drift, e.g. an entry
 someone deleted by hand in an app's UI. The memory is the unit's local state (free of hook
 tools); a restarted pod starts with none, so its first update-status is a full one.
+Only the leader skips: other units of the app follow a rotation of the app's own
+secrets by reading them (owners get no secret-changed), so they always reconcile.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ class Convergence(ops.Object):
             isinstance(event, ops.UpdateStatusEvent)
             and bool(self._stored.converged)
             and self._stored.skipped < FULL_EVERY - 1
+            # Owners get no secret-changed: a non-leader learns of the leader's rotation
+            # only by reading the secret, so it reconciles fully every time.
+            and self.model.unit.is_leader()
         )
 
     def skipped(self) -> ops.StatusBase:

@@ -38,6 +38,7 @@ __all__ = [
     "WorkloadUnreachableError",
     "change_password",
     "confirm_password",
+    "login_page_answers",
     "parse_version",
     "wait_until_answering",
 ]
@@ -184,6 +185,15 @@ def confirm_password(base_url: str, username: str, old: str, new: str) -> None:
         raise CharmarrError("qbittorrent did not accept the new password; old one kept")
     if QBittorrentClient(base_url).try_login(username, old):
         raise CharmarrError("qbittorrent still accepts the old password; rotation undone")
+
+
+def login_page_answers(base_url: str) -> bool:
+    """Whether the anonymous WebUI login page is served (the daemon is up and is qBittorrent)."""
+    try:
+        page = HttpClient(base_url, name="qbittorrent", timeout=2.0).request("GET", "/")
+    except (WorkloadUnreachableError, WorkloadHttpError):
+        return False
+    return b"qbittorrent" in page.body.lower()
 
 
 def wait_until_answering(base_url: str, timeout: float) -> bool:
