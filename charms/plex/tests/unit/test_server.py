@@ -9,7 +9,6 @@ from typing import Any
 
 import ops
 import pytest
-import yaml
 from ops import pebble as ops_pebble
 from ops import testing
 
@@ -300,33 +299,6 @@ def test_first_start_plans_plex_as_1000_with_config_on_storage(ctx, unclaimed, p
     assert container.service_statuses["plex"] == ops_pebble.ServiceStatus.ACTIVE
     assert pebble.index("make_dir") < pebble.index("replan")
     assert testing.TCPPort(32400) in out.opened_ports
-
-
-def test_charmcraft_yaml_matches_the_contract():
-    meta = yaml.safe_load((CHARM_DIR / "charmcraft.yaml").read_text())
-    assert meta["name"] == "plex-k8s"
-    assert meta["base"] == "ubuntu@24.04"
-    assert meta["assumes"] == ["juju >= 3.6", "k8s-api"]
-    assert meta["parts"] == {
-        "charm": {"plugin": "uv", "source": ".", "build-snaps": ["astral-uv"]}
-    }
-    assert meta["provides"] == {"media-server": {"interface": "media-server"}}
-    assert "requires" not in meta and "actions" not in meta
-    # media-volume comes with the Kubernetes work; nothing else may appear.
-    assert "claim-token-secret" in meta["config"]["options"]
-    assert set(meta["config"]["options"]) <= {"claim-token-secret", "media-volume"}
-    assert meta["config"]["options"]["claim-token-secret"]["type"] == "secret"
-    assert "default" not in meta["config"]["options"]["claim-token-secret"]
-    assert meta["containers"]["plex"] == {
-        "resource": "plex-image",
-        "mounts": [{"storage": "config", "location": "/config"}],
-    }
-    source = meta["resources"]["plex-image"]["upstream-source"]
-    assert ":" in source.rsplit("/", 1)[-1] and not source.endswith(":latest")
-    assert meta["storage"]["config"] == {"type": "filesystem", "location": "/config"}
-    parsed = ops.CharmMeta.from_yaml((CHARM_DIR / "charmcraft.yaml").read_text())
-    assert parsed.name == "plex-k8s"
-    assert "config" in parsed.storages and "plex" in parsed.containers
 
 
 def test_media_volume_is_mounted_at_data_and_unset_blocks(fake_network):

@@ -8,12 +8,11 @@ import re
 
 import ops
 import pytest
-import yaml
 from ops import testing
 
 from charmarr_interfaces.servarr import MASKED, PROWLARR
 from charmarr_interfaces.testing import builders
-from charmarr_interfaces.testing.charms import charm_dirs, context
+from charmarr_interfaces.testing.charms import context
 from charmarr_interfaces.testing.fake_servarr import (
     PEBBLE_WRITES,
     pebble_calls,
@@ -71,15 +70,6 @@ def _without(state, *apps):
 
 def _converged(ctx, state):
     return ctx.run(ctx.on.update_status(), ctx.run(ctx.on.config_changed(), state))
-
-
-def test_config_has_rotation_interval_only_and_no_require_vpn():
-    meta = yaml.safe_load((charm_dirs()["prowlarr"] / "charmcraft.yaml").read_text())
-    assert set(meta["config"]["options"]) == {"rotation-interval"}
-    assert meta["requires"]["vpn-gateway"]["limit"] == 1
-    assert meta["resources"]["prowlarr-image"]["upstream-source"].startswith(
-        "lscr.io/linuxserver/prowlarr:"
-    )
 
 
 def test_first_start_writes_the_key_before_starting_prowlarr(ctx, fake_network):

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import yaml
 
 from charmarr_interfaces.http import Response, use_transport
-from charmarr_interfaces.testing.charms import charm_dirs, load_charm
+from charmarr_interfaces.testing.charms import load_charm
 from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
 
 load_charm("sabnzbd")
@@ -181,27 +180,6 @@ def test_client_rejects_answers_without_data():
 
 
 # -- charmcraft.yaml against the contract -----------------------------------------------------
-
-
-def test_charmcraft_yaml_matches_the_contract():
-    meta = yaml.safe_load((charm_dirs()["sabnzbd"] / "charmcraft.yaml").read_text())
-    assert meta["name"] == "sabnzbd-k8s"
-    assert meta["containers"]["sabnzbd"]["mounts"] == [
-        {"storage": "config", "location": "/config"}
-    ]
-    resource = meta["resources"][meta["containers"]["sabnzbd"]["resource"]]
-    assert resource["type"] == "oci-image"
-    assert resource["upstream-source"].startswith("lscr.io/linuxserver/sabnzbd:")
-    assert not resource["upstream-source"].endswith(":latest")
-    assert meta["provides"] == {"download-client": {"interface": "download-client"}}
-    assert meta["requires"] == {"vpn-gateway": {"interface": "vpn-gateway", "limit": 1}}
-    options = meta["config"]["options"]
-    assert options["rotation-interval"]["default"] == "monthly"
-    assert (options["require-vpn"]["type"], options["require-vpn"]["default"]) == (
-        "boolean",
-        False,
-    )
-    assert set(meta["actions"]) == {"rotate-credentials"}
 
 
 def test_fake_boots_from_the_rendered_ini(sab):
