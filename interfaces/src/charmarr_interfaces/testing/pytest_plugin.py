@@ -11,7 +11,8 @@ A test that must show a credential (none should) opts out visibly with
 ``@pytest.mark.leaks_allowed``.
 
 Fixtures: ``fake_network`` (a :class:`~.fakes.FakeNetwork` installed as the HTTP
-transport) and ``ungranted`` (make ``secret-get`` of given IDs fail as Juju does for a
+transport; afterwards every request its Servarr fakes received is validated against the
+apps' OpenAPI documents) and ``ungranted`` (make ``secret-get`` of given IDs fail as Juju does for a
 secret that exists but was not granted).
 """
 
@@ -153,6 +154,12 @@ def fake_network():
     network = FakeNetwork()
     with use_transport(network):
         yield network
+    # Every request a Servarr fake received must match the app's official API description
+    # (../shared/reference/openapi; absent outside the project's checkout).
+    from .openapi import reference_dir, validate_network
+
+    if reference_dir().is_dir():
+        validate_network(network)
 
 
 def _xid(secret_id: str) -> str:
