@@ -12,8 +12,8 @@ A test that must show a credential (none should) opts out visibly with
 
 Fixtures: ``fake_network`` (a :class:`~.fakes.FakeNetwork` installed as the HTTP
 transport; afterwards every request its Servarr fakes received is validated against the
-apps' OpenAPI documents) and ``ungranted`` (make ``secret-get`` of given IDs fail as Juju does for a
-secret that exists but was not granted).
+apps' OpenAPI documents) and ``ungranted`` (make ``secret-get`` of given IDs fail as Juju
+does for a secret that exists but was not granted).
 """
 
 from __future__ import annotations
