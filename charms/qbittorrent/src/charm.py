@@ -46,7 +46,7 @@ from charmarr_interfaces.download_client import (
     DownloadClientProviderData,
 )
 from charmarr_interfaces.k8s import PodPatcher, ensure_media_volume
-from charmarr_interfaces.reconcile import Convergence, worst
+from charmarr_interfaces.reconcile import Convergence, observe_reconcile_events
 from charmarr_interfaces.relation import InvalidRelationData
 from charmarr_interfaces.secrets import (
     CharmarrError,
@@ -114,26 +114,11 @@ class QBittorrentCharm(ops.CharmBase):
         self._report: _Report | None = None
         self._refresh_consumed = False
         self._set_ports = True
-        self._convergence = Convergence(self)
-        self._kept: ops.StatusBase | None = None
+        self._convergence = Convergence(
+            self, container=CONTAINER, service=SERVICE, probe=lambda: login_page_answers(LOCAL_URL)
+        )
 
-        for event in (
-            self.on.config_changed,
-            self.on.upgrade_charm,
-            self.on.start,
-            self.on.leader_elected,
-            self.on.update_status,
-            self.on[CONTAINER].pebble_ready,
-            self.on.config_storage_attached,
-            self.on["download-client"].relation_joined,
-            self.on["download-client"].relation_changed,
-            self.on["download-client"].relation_departed,
-            self.on["download-client"].relation_broken,
-            self.on["vpn-gateway"].relation_joined,
-            self.on["vpn-gateway"].relation_changed,
-            self.on["vpn-gateway"].relation_broken,
-        ):
-            framework.observe(event, self._on_change)
+        observe_reconcile_events(self, self._on_change)
         framework.observe(self.on.secret_changed, self._on_secret_changed)
         framework.observe(self.on.collect_unit_status, self._on_collect_unit_status)
 
@@ -145,36 +130,22 @@ class QBittorrentCharm(ops.CharmBase):
         # The opened port never changes between hooks, and every other event sets it:
         # spare update-status (every five minutes, for ever) the opened-ports call.
         self._set_ports = not isinstance(event, ops.UpdateStatusEvent)
-        if self._convergence.may_skip(event) and self._alive():
-            self._kept = self._convergence.skipped()
-            return
-        self._reconcile()
-
-    def _alive(self) -> bool:
-        """The service runs and the WebUI answers (one Pebble call, one anonymous request)."""
-        try:
-            service = self.unit.get_container(CONTAINER).get_services(SERVICE).get(SERVICE)
-        except (pebble.Error, ops.ModelError):
-            return False
-        running = service is not None and service.is_running()
-        return running and login_page_answers(LOCAL_URL)
+        if not self._convergence.skip(event):
+            self._reconcile()
 
     def _on_secret_changed(self, _: ops.SecretChangedEvent) -> None:
         self._refresh_consumed = True
         self._reconcile()
 
     def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
-        if self._kept is not None:
-            event.add_status(self._kept)
+        if self._convergence.add_kept_status(event):
             return
         if self._report is None:
             self._reconcile()
         report = self._report or _Report()
         statuses = [problem.status for problem in report.problems]
         statuses.append(ops.ActiveStatus("; ".join(report.notes)))
-        for status in statuses:
-            event.add_status(status)
-        self._convergence.record(worst(statuses))
+        self._convergence.add_statuses(event, statuses)
 
     # ------------------------------------------------------------------------------------
     # Reconcile

@@ -35,7 +35,7 @@ from _sabnzbd.api import ApiKeyRefusedError, SabnzbdClient
 from charmarr_interfaces.download_client import DownloadClientProvider, DownloadClientProviderData
 from charmarr_interfaces.http import WorkloadUnreachableError
 from charmarr_interfaces.k8s import PodPatcher, ensure_media_volume
-from charmarr_interfaces.reconcile import Convergence, worst
+from charmarr_interfaces.reconcile import Convergence, observe_reconcile_events
 from charmarr_interfaces.relation import InvalidRelationData
 from charmarr_interfaces.secrets import (
     ROTATION_OPTION,
@@ -77,8 +77,9 @@ class SabnzbdCharm(ops.CharmBase):
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
         self._pod = PodPatcher(self)
-        self._convergence = Convergence(self)
-        self._kept: ops.StatusBase | None = None
+        self._convergence = Convergence(
+            self, container=CONTAINER, service=SERVICE, probe=self._answers
+        )
         self._secret = OwnedSecret(
             self, LABEL, lambda: {API_KEY: generate_token()}, description="SABnzbd API key"
         )
@@ -95,45 +96,18 @@ class SabnzbdCharm(ops.CharmBase):
         self._notes: list[str] = []
         self._reconciled = False
 
-        container = self.on[CONTAINER]
-        for event in (
-            self.on.config_changed,
-            self.on.start,
-            self.on.upgrade_charm,
-            self.on.leader_elected,
-            self.on.update_status,
-            self.on["config"].storage_attached,
-            container.pebble_ready,
-            container.pebble_check_failed,
-            container.pebble_check_recovered,
-            self.on["download-client"].relation_joined,
-            self.on["download-client"].relation_changed,
-            self.on["download-client"].relation_departed,
-            self.on["download-client"].relation_broken,
-            self.on["vpn-gateway"].relation_joined,
-            self.on["vpn-gateway"].relation_changed,
-            self.on["vpn-gateway"].relation_broken,
-        ):
-            framework.observe(event, self._on_event)
+        observe_reconcile_events(self, self._on_event)
         framework.observe(self.on.secret_changed, self._on_secret_changed)
         framework.observe(self.on.collect_unit_status, self._on_collect_unit_status)
 
     # -- events -------------------------------------------------------------------------------
 
     def _on_event(self, event: ops.EventBase) -> None:
-        if self._convergence.may_skip(event) and self._alive():
-            self._kept = self._convergence.skipped()
-            return
-        self._reconcile()
+        if not self._convergence.skip(event):
+            self._reconcile()
 
-    def _alive(self) -> bool:
-        """The service runs and ``mode=version`` answers (one Pebble call, one request)."""
-        try:
-            service = self.unit.get_container(CONTAINER).get_services(SERVICE).get(SERVICE)
-        except (ops.pebble.Error, ops.ModelError):
-            return False
-        if service is None or not service.is_running():
-            return False
+    def _answers(self) -> bool:
+        """The anonymous ``mode=version`` answers."""
         try:
             SabnzbdClient(LOCAL_URL, "").version()
         except CharmarrError:
@@ -144,16 +118,13 @@ class SabnzbdCharm(ops.CharmBase):
         self._reconcile(refresh=True)
 
     def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
-        if self._kept is not None:
-            event.add_status(self._kept)
+        if self._convergence.add_kept_status(event):
             return
         if not self._reconciled:
             self._reconcile()
         statuses = [problem.status for problem in self._problems]
         statuses.append(ops.ActiveStatus("; ".join(self._notes)))
-        for status in statuses:
-            event.add_status(status)
-        self._convergence.record(worst(statuses))
+        self._convergence.add_statuses(event, statuses)
 
     # -- reconcile ----------------------------------------------------------------------------
 

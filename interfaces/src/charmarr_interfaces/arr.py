@@ -36,7 +36,7 @@ from .http import WorkloadHttpError
 from .k8s import PodPatcher, ensure_media_volume
 from .media_indexer import API_KEY, IndexerRequirerData, MediaIndexerRequirer
 from .media_server import TOKEN, MediaServerRequirer
-from .reconcile import Convergence, worst
+from .reconcile import Convergence, observe_reconcile_events
 from .relation import Endpoint, InvalidRelationData
 from .secrets import (
     ROTATE_ACTION,
@@ -211,45 +211,23 @@ class ArrCharm(ops.CharmBase):
         self._open_port = True
         self._applied: dict[str, str] | None = None
         self._applied_text: str | None = None
-        self.convergence = Convergence(self)
-        self._kept: ops.StatusBase | None = None
-
-        on = self.on
-        for event in (
-            on.start,
-            on.config_changed,
-            on.upgrade_charm,
-            on.leader_elected,
-            on.update_status,
-            on[self.servarr.name].pebble_ready,
-            on.config_storage_attached,
-        ):
-            framework.observe(event, self._on_event)
-        for endpoint in self.meta.relations:
-            for kind in ("joined", "changed", "departed", "broken"):
-                framework.observe(getattr(on[endpoint], f"relation_{kind}"), self._on_event)
-        framework.observe(on.secret_changed, self._on_secret_changed)
-        framework.observe(on.collect_unit_status, self._on_collect_status)
+        self.convergence = Convergence(
+            self, container=self.servarr.name, service=self.servarr.name, probe=self._pings
+        )
+        observe_reconcile_events(self, self._on_event)
+        framework.observe(self.on.secret_changed, self._on_secret_changed)
+        framework.observe(self.on.collect_unit_status, self._on_collect_status)
 
     # -- events --------------------------------------------------------------------------------
 
     def _on_event(self, event: ops.EventBase) -> None:
         # The port never changes: open it on every event but the five-minute update-status.
         self._open_port = not isinstance(event, ops.UpdateStatusEvent)
-        if self.convergence.may_skip(event) and self._alive():
-            self._kept = self.convergence.skipped()
-            return
-        self.reconcile()
+        if not self.convergence.skip(event):
+            self.reconcile()
 
-    def _alive(self) -> bool:
-        """The service runs and ``/ping`` answers (one Pebble call, one anonymous request)."""
-        name = self.servarr.name
-        try:
-            service = self.container.get_services(name).get(name)
-        except (pebble.Error, ops.ModelError):
-            return False
-        if service is None or not service.is_running():
-            return False
+    def _pings(self) -> bool:
+        """The anonymous ``/ping`` answers."""
         try:
             self.local_client("").ping()
         except CharmarrError:
@@ -261,15 +239,12 @@ class ArrCharm(ops.CharmBase):
         self.reconcile()
 
     def _on_collect_status(self, event: ops.CollectStatusEvent) -> None:
-        if self._kept is not None:
-            event.add_status(self._kept)
+        if self.convergence.add_kept_status(event):
             return
         self.reconcile()
         statuses = [p.status for p in self._problems]
         statuses.append(ops.ActiveStatus("; ".join(self._notes) or "ready"))
-        for status in statuses:
-            event.add_status(status)
-        self.convergence.record(worst(statuses))
+        self.convergence.add_statuses(event, statuses)
 
     # -- reconcile -----------------------------------------------------------------------------
 

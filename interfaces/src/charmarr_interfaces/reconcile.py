@@ -19,22 +19,37 @@ secrets by reading them (owners get no secret-changed), so they always reconcile
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import ops
+from ops import pebble
 
 FULL_EVERY = 12
 """Run the full reconcile on at least every 12th update-status (hourly at 5 minutes)."""
 
 
 class Convergence(ops.Object):
-    """Remembers whether the last full reconcile converged, and the status it ended in."""
+    """Remembers whether the last full reconcile converged, and the status it ended in.
+
+    Args:
+        charm: the charm.
+        container: the workload container.
+        service: the workload's Pebble service.
+        probe: a cheap, anonymous request that says the workload answers (True) or not.
+    """
 
     _stored = ops.StoredState()
 
-    def __init__(self, charm: ops.CharmBase):
+    def __init__(
+        self, charm: ops.CharmBase, *, container: str, service: str, probe: Callable[[], bool]
+    ):
         super().__init__(charm, "convergence")
         self._stored.set_default(converged=False, status="", message="", skipped=0)
+        self._charm = charm
+        self._container = container
+        self._service = service
+        self._probe = probe
+        self._kept: ops.StatusBase | None = None
 
     def may_skip(self, event: ops.EventBase | None) -> bool:
         """Whether ``event`` may settle for a liveness check instead of a full reconcile."""
@@ -47,10 +62,35 @@ class Convergence(ops.Object):
             and self.model.unit.is_leader()
         )
 
-    def skipped(self) -> ops.StatusBase:
-        """Count a skipped reconcile and return the status the last full one ended in."""
+    def skip(self, event: ops.EventBase) -> bool:
+        """True when ``event`` needs no full reconcile: the status of the last one is kept."""
+        if not self.may_skip(event) or not self.alive():
+            return False
         self._stored.skipped += 1
-        return ops.StatusBase.from_name(str(self._stored.status), str(self._stored.message))
+        self._kept = ops.StatusBase.from_name(str(self._stored.status), str(self._stored.message))
+        return True
+
+    def alive(self) -> bool:
+        """The service runs (one Pebble call) and the probe says the workload answers."""
+        try:
+            container = self._charm.unit.get_container(self._container)
+            service = container.get_services(self._service).get(self._service)
+        except (pebble.Error, ops.ModelError):
+            return False
+        return service is not None and service.is_running() and self._probe()
+
+    def add_kept_status(self, event: ops.CollectStatusEvent) -> bool:
+        """In a skipped hook, report the kept status; False if the hook reconciled fully."""
+        if self._kept is None:
+            return False
+        event.add_status(self._kept)
+        return True
+
+    def add_statuses(self, event: ops.CollectStatusEvent, statuses: list[ops.StatusBase]) -> None:
+        """Report a full reconcile's statuses and remember the worst (Active = converged)."""
+        for status in statuses:
+            event.add_status(status)
+        self.record(worst(statuses))
 
     def record(self, status: ops.StatusBase) -> None:
         """Remember how a full reconcile ended; only Active counts as converged."""
@@ -60,8 +100,43 @@ class Convergence(ops.Object):
         self._stored.skipped = 0
 
     def forget(self) -> None:
-        """Make the next update-status a full reconcile (e.g. the workload looked dead)."""
+        """Make the next update-status a full reconcile."""
         self._stored.converged = False
+
+
+def observe_reconcile_events(
+    charm: ops.CharmBase, handler: Callable[[ops.EventBase], None]
+) -> None:
+    """Send every event that can change the desired state to ``handler``.
+
+    Derived from the charm's metadata: lifecycle and config events, ``pebble-ready`` and
+    check failures and recoveries of each container, ``storage-attached`` of each storage,
+    and joined/changed/departed/broken of each relation endpoint. ``secret-changed`` is
+    left to the charm, which reads consumed secrets with ``refresh=True`` on it.
+    """
+    on = charm.on
+    events: list[ops.BoundEvent] = [
+        on.install,
+        on.start,
+        on.config_changed,
+        on.upgrade_charm,
+        on.leader_elected,
+        on.update_status,
+    ]
+    for name in charm.meta.containers:
+        events += [on[name].pebble_ready, on[name].pebble_check_failed]
+        events += [on[name].pebble_check_recovered]
+    events += [on[name].storage_attached for name in charm.meta.storages]
+    for endpoint in charm.meta.relations:
+        bound = on[endpoint]
+        events += [
+            bound.relation_joined,
+            bound.relation_changed,
+            bound.relation_departed,
+            bound.relation_broken,
+        ]
+    for event in events:
+        charm.framework.observe(event, handler)
 
 
 _PRIORITY = ("error", "blocked", "maintenance", "waiting", "active", "unknown")
