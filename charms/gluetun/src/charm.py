@@ -44,6 +44,7 @@ from _gluetun.workload import (
 from ops import pebble
 
 from charmarr_interfaces.k8s import PodPatch, PodPatcher
+from charmarr_interfaces.reconcile import observe_reconcile_events
 from charmarr_interfaces.secrets import (
     ROTATION_OPTION,
     CharmarrError,
@@ -137,21 +138,10 @@ class GluetunCharm(ops.CharmBase):
         self._settings: VpnSettings | None = None
         self._reconciled = False
         self._refresh = False
-        for event in (
-            self.on.config_changed,
-            self.on.upgrade_charm,
-            self.on.start,
-            self.on.leader_elected,
-            self.on.update_status,
-            self.on.secret_changed,
-            self.on[GLUETUN].pebble_ready,
-            self.on[SOCKS5].pebble_ready,
-            self.on["vpn-gateway"].relation_created,
-            self.on["vpn-gateway"].relation_joined,
-            self.on["vpn-gateway"].relation_changed,
-            self.on["vpn-gateway"].relation_broken,
-        ):
-            framework.observe(event, self._on_event)
+        # relation-created too: a new relation's control secret is made before it joins.
+        observe_reconcile_events(self, self._on_event)
+        framework.observe(self.on["vpn-gateway"].relation_created, self._on_event)
+        framework.observe(self.on.secret_changed, self._on_event)
         framework.observe(self.on.collect_unit_status, self._on_collect_status)
 
     # -----------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from _plex.preferences import MACHINE_ID, PROCESSED_ID, Preferences
 from charmarr_interfaces.http import WorkloadUnreachableError
 from charmarr_interfaces.k8s import PodPatcher, ensure_media_volume
 from charmarr_interfaces.media_server import TOKEN, MediaServerProvider, MediaServerProviderData
-from charmarr_interfaces.reconcile import worst
+from charmarr_interfaces.reconcile import observe_reconcile_events, worst
 from charmarr_interfaces.secrets import (
     CharmarrError,
     OwnedSecret,
@@ -83,23 +83,8 @@ class PlexCharm(ops.CharmBase):
             lambda: {TOKEN: self._server_token},
             description="Plex Media Server token (follows the token Plex holds)",
         )
-        container = self.on[workload.CONTAINER]
-        for event in (
-            self.on.config_changed,
-            self.on.start,
-            self.on.upgrade_charm,
-            self.on.leader_elected,
-            self.on.update_status,
-            self.on.secret_changed,
-            self.on.config_storage_attached,
-            container.pebble_ready,
-            container.pebble_check_failed,
-            container.pebble_check_recovered,
-            self.on[self.media_server.endpoint].relation_joined,
-            self.on[self.media_server.endpoint].relation_changed,
-            self.on[self.media_server.endpoint].relation_broken,
-        ):
-            framework.observe(event, self._on_change)
+        observe_reconcile_events(self, self._on_change)
+        framework.observe(self.on.secret_changed, self._on_change)
         framework.observe(self.on.secret_remove, self._on_secret_remove)
         framework.observe(self.on.collect_unit_status, self._on_collect_unit_status)
 
