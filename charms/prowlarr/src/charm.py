@@ -51,7 +51,7 @@ class ProwlarrCharm(ArrCharm):
 
     def _publish(self, key: OwnedState) -> None:
         for relation in self.indexer.relations:
-            published = self.published_value(self.indexer, relation, "api_key_secret_id")
+            published = self.indexer.published_value(relation, "api_key_secret_id")
             secret_id = grant_and_publish_id(key, relation, published)
             if secret_id is not None:
                 self.indexer.publish(

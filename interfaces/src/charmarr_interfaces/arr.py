@@ -391,16 +391,6 @@ class ArrCharm(ops.CharmBase):
 
     # -- relation helpers ----------------------------------------------------------------------
 
-    @staticmethod
-    def published_value(endpoint: Endpoint[Any], relation: ops.Relation, key: str) -> str | None:
-        """A value this app published on ``relation`` (leader only; None otherwise)."""
-        raw = endpoint.published(relation).get(key)
-        try:
-            value = json.loads(raw) if raw else None
-        except ValueError:
-            return None
-        return value if isinstance(value, str) else None
-
     def live_names(self, endpoint: Endpoint[Any]) -> set[str]:
         """The managed names of every live relation's remote app on ``endpoint``."""
         return {managed_name(r.app.name) for r in endpoint.relations if r.app is not None}
@@ -487,7 +477,7 @@ class MediaManagerCharm(ArrCharm):
     def _publish(self, key: OwnedState) -> None:
         kind = self.servarr.kind
         for relation in self.indexer.relations:
-            published = self.published_value(self.indexer, relation, "api_key_secret_id")
+            published = self.indexer.published_value(relation, "api_key_secret_id")
             secret_id = grant_and_publish_id(key, relation, published)
             if secret_id is not None:
                 data = IndexerRequirerData(url=self.url, kind=kind, api_key_secret_id=secret_id)
