@@ -43,7 +43,6 @@ from ops import pebble
 from charmarr_interfaces import workload
 from charmarr_interfaces.download_client import (
     DownloadClientProvider,
-    DownloadClientProviderData,
 )
 from charmarr_interfaces.k8s import PodPatcher, ensure_media_volume
 from charmarr_interfaces.reconcile import Convergence, observe_reconcile_events
@@ -56,7 +55,6 @@ from charmarr_interfaces.secrets import (
     OwnedState,
     WaitingError,
     generate_token,
-    grant_and_publish_id,
     parse_rotation_interval,
 )
 from charmarr_interfaces.vpn_gateway import (
@@ -215,20 +213,9 @@ class QBittorrentCharm(ops.CharmBase):
 
     def _publish(self, state: OwnedState) -> None:
         """Grant the secret to each download-client relation and publish (leader only)."""
-        if not self.unit.is_leader():
-            return
-        url = workload.service_url(self, PORT)
-        for relation in self._downloads.relations:
-            published = self._downloads.published_value(relation, "credentials_secret_id")
-            secret_id = grant_and_publish_id(state, relation, published)
-            if secret_id is None:
-                continue
-            self._downloads.publish(
-                relation,
-                DownloadClientProviderData(
-                    url=url, kind="qbittorrent", credentials_secret_id=secret_id
-                ),
-            )
+        if self.unit.is_leader():
+            url = workload.service_url(self, PORT)
+            self._downloads.publish_credentials(state, url=url, kind="qbittorrent")
 
     def _vpn_decision(
         self, require_vpn: bool, report: _Report

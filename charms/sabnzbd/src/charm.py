@@ -32,7 +32,7 @@ from _sabnzbd import (
 )
 from _sabnzbd.api import ApiKeyRefusedError, SabnzbdClient
 
-from charmarr_interfaces.download_client import DownloadClientProvider, DownloadClientProviderData
+from charmarr_interfaces.download_client import DownloadClientProvider
 from charmarr_interfaces.http import WorkloadUnreachableError
 from charmarr_interfaces.k8s import PodPatcher, ensure_media_volume
 from charmarr_interfaces.reconcile import Convergence, observe_reconcile_events
@@ -45,7 +45,6 @@ from charmarr_interfaces.secrets import (
     OwnedState,
     WaitingError,
     generate_token,
-    grant_and_publish_id,
     parse_rotation_interval,
 )
 from charmarr_interfaces.vpn_gateway import (
@@ -177,20 +176,9 @@ class SabnzbdCharm(ops.CharmBase):
 
     def _publish(self, state: OwnedState) -> None:
         """Grant the key secret to each download-client relation and publish its ID."""
-        if not self.unit.is_leader():
-            return
-        url = service_url(self, PORT)
-        for relation in self.download_clients.relations:
-            published = self.download_clients.published_value(relation, "credentials_secret_id")
-            secret_id = grant_and_publish_id(state, relation, published)
-            if secret_id is None:
-                continue
-            self.download_clients.publish(
-                relation,
-                DownloadClientProviderData(
-                    url=url, kind="sabnzbd", credentials_secret_id=secret_id
-                ),
-            )
+        if self.unit.is_leader():
+            url = service_url(self, PORT)
+            self.download_clients.publish_credentials(state, url=url, kind="sabnzbd")
 
     def _vpn(self, refresh: bool) -> tuple[VpnDecision, str | None]:
         """Whether SABnzbd may download, and the wanted ``socks5_proxy_url``.

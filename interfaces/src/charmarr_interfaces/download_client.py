@@ -14,6 +14,7 @@ import ops
 import pydantic
 
 from .relation import AppData, Endpoint, HttpUrl, SecretId
+from .secrets import OwnedState, grant_and_publish_id
 
 INTERFACE = "download-client"
 
@@ -49,6 +50,20 @@ class DownloadClientProvider(Endpoint[DownloadClientRequirerData]):
 
     def __init__(self, charm: ops.CharmBase, endpoint: str = INTERFACE):
         super().__init__(charm, endpoint, DownloadClientRequirerData)
+
+    def publish_credentials(self, credentials: OwnedState, *, url: str, kind: ClientKind) -> None:
+        """Grant the credentials secret to every relation and publish URL, kind and its ID.
+
+        Leader only (a non-leader knows no secret ID and writes nothing).
+        """
+        for relation in self.relations:
+            published = self.published_value(relation, "credentials_secret_id")
+            secret_id = grant_and_publish_id(credentials, relation, published)
+            if secret_id is not None:
+                data = DownloadClientProviderData(
+                    url=url, kind=kind, credentials_secret_id=secret_id
+                )
+                self.publish(relation, data)
 
 
 class DownloadClientRequirer(Endpoint[DownloadClientProviderData]):
