@@ -95,3 +95,9 @@ def test_pack_uses_the_staged_requirements(charm):
     assert part["charm-requirements"] == ["requirements.txt"]
     assert part["charm-strict-dependencies"] is True
     assert set(part["charm-binary-python-packages"]) <= {"pydantic-core", "pyyaml"}
+
+
+def test_charmcraft_yaml_is_the_only_metadata(charm):
+    """A stray metadata.yaml, config.yaml or actions.yaml would conflict at pack time."""
+    for name in ("metadata.yaml", "config.yaml", "actions.yaml"):
+        assert not (ROOT / "charms" / charm / name).exists(), f"charms/{charm}/{name}"
