@@ -697,3 +697,17 @@ def test_without_credentials_yet_and_no_vpn_the_daemon_is_still_stopped(ctx, fak
     out = ctx.run(ctx.on.update_status(), state)
     assert services(out)["qbittorrent"] != pebble.ServiceStatus.ACTIVE
     assert out.unit_status.name == "blocked"  # the VPN problem outranks the wait
+
+
+def test_media_volume_is_mounted_at_data_and_unset_blocks(ctx, fake_network):
+    state, _ = wired(fake_network)
+    out = ctx.run(ctx.on.config_changed(), state)
+    cluster = fake_network.kubernetes
+    mounts = cluster.container("qbittorrent-k8s", "qbittorrent")["volumeMounts"]
+    assert mounts == [{"name": "charmarr-media", "mountPath": "/data"}]
+    out = ctx.run(ctx.on.config_changed(), dataclasses.replace(out, config={}))
+    assert out.unit_status == testing.BlockedStatus(
+        "media-volume unset: create a ReadWriteMany PVC in namespace media, "
+        "then juju config qbittorrent-k8s media-volume=<pvc>"
+    )
+    assert cluster.container("qbittorrent-k8s", "qbittorrent")["volumeMounts"] == []
