@@ -58,7 +58,7 @@ from charmarr_interfaces.secrets import (
     parse_rotation_interval,
     read_user_secret,
 )
-from charmarr_interfaces.vpn_gateway import VpnGatewayProvider, VpnGatewayProviderData
+from charmarr_interfaces.vpn_gateway import VpnGatewayProvider
 from charmarr_interfaces.workload import pull_text, service_url
 
 logger = logging.getLogger(__name__)
@@ -420,6 +420,8 @@ class GluetunCharm(ops.CharmBase):
     def _publish(self, inputs: Inputs) -> None:
         if not self.unit.is_leader() or inputs.proxy is None:
             return
+        from charmarr_interfaces.databags import VpnGatewayProviderData  # pydantic: only here
+
         vpn = self._vpn
         for relation in inputs.live:
             state = inputs.controls.get(relation.id)

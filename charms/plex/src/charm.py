@@ -20,7 +20,6 @@ Pebble environment, a log line, a status or a databag.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 
 import ops
@@ -29,7 +28,7 @@ from _plex.preferences import MACHINE_ID, PROCESSED_ID, Preferences
 
 from charmarr_interfaces.http import WorkloadUnreachableError
 from charmarr_interfaces.k8s import PodPatcher, ensure_media_volume
-from charmarr_interfaces.media_server import TOKEN, MediaServerProvider, MediaServerProviderData
+from charmarr_interfaces.media_server import TOKEN, MediaServerProvider
 from charmarr_interfaces.reconcile import observe_reconcile_events, worst
 from charmarr_interfaces.secrets import (
     CharmarrError,
@@ -288,16 +287,13 @@ class PlexCharm(ops.CharmBase):
             logger.info("%s: revision %s (Plex's token changed)", TOKEN_LABEL, revision)
         url = service_url(self, api.PORT)
         for relation in self.media_server.relations:
-            published = self.media_server.published(relation).get("token_secret_id")
-            try:
-                published_id = json.loads(published) if published else None
-            except ValueError:
-                published_id = None
-            secret_id = grant_and_publish_id(state, relation, published_id)
+            published = self.media_server.published_value(relation, "token_secret_id")
+            secret_id = grant_and_publish_id(state, relation, published)
             if secret_id is not None:
-                self.media_server.publish(
-                    relation, MediaServerProviderData(url=url, token_secret_id=secret_id)
-                )
+                from charmarr_interfaces.databags import MediaServerProviderData
+
+                data = MediaServerProviderData(url=url, token_secret_id=secret_id)
+                self.media_server.publish(relation, data)
 
 
 if __name__ == "__main__":  # pragma: nocover

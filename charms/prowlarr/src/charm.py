@@ -18,11 +18,7 @@ from _prowlarr import wiring
 from charmarr_interfaces import servarr
 from charmarr_interfaces.arr import ArrCharm
 from charmarr_interfaces.cleanup import managed_name
-from charmarr_interfaces.media_indexer import (
-    API_KEY,
-    IndexerProviderData,
-    MediaIndexerProvider,
-)
+from charmarr_interfaces.media_indexer import API_KEY, MediaIndexerProvider
 from charmarr_interfaces.relation import InvalidRelationData
 from charmarr_interfaces.secrets import (
     CharmarrError,
@@ -50,6 +46,8 @@ class ProwlarrCharm(ArrCharm):
         self.vpn = VpnGatewayRequirer(self)
 
     def _publish(self, key: OwnedState) -> None:
+        from charmarr_interfaces.databags import IndexerProviderData  # pydantic: only here
+
         for relation in self.indexer.relations:
             published = self.indexer.published_value(relation, "api_key_secret_id")
             secret_id = grant_and_publish_id(key, relation, published)

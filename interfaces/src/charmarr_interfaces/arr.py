@@ -31,10 +31,10 @@ from ops import pebble
 
 from . import servarr
 from .cleanup import managed_name
-from .download_client import CREDENTIAL_KEYS, DownloadClientRequirer, DownloadClientRequirerData
+from .download_client import CREDENTIAL_KEYS, DownloadClientRequirer
 from .http import WorkloadHttpError
 from .k8s import PodPatcher, ensure_media_volume
-from .media_indexer import API_KEY, IndexerRequirerData, MediaIndexerRequirer
+from .media_indexer import API_KEY, MediaIndexerRequirer
 from .media_server import TOKEN, MediaServerRequirer
 from .reconcile import Convergence, observe_reconcile_events
 from .relation import Endpoint, InvalidRelationData
@@ -475,6 +475,8 @@ class MediaManagerCharm(ArrCharm):
         ensure_media_volume(self._pod, self, self.container.name)
 
     def _publish(self, key: OwnedState) -> None:
+        from .databags import DownloadClientRequirerData, IndexerRequirerData
+
         kind = self.servarr.kind
         for relation in self.indexer.relations:
             published = self.indexer.published_value(relation, "api_key_secret_id")

@@ -8,13 +8,16 @@ category and removes it when the relation goes.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import ops
-import pydantic
 
-from .relation import AppData, Endpoint, HttpUrl, SecretId
+from .relation import Endpoint
 from .secrets import OwnedState, grant_and_publish_id
+
+if TYPE_CHECKING:
+    from .databags import DownloadClientProviderData, DownloadClientRequirerData  # noqa: F401 (quoted uses)
+
 
 INTERFACE = "download-client"
 
@@ -26,36 +29,20 @@ CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
 }
 """The content keys of the credentials secret, by client kind."""
 
-Category = Annotated[str, pydantic.StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
-"""A category name: lowercase letters, digits and dashes (safe as a directory name)."""
 
-
-class DownloadClientProviderData(AppData):
-    """What qBittorrent or SABnzbd publishes."""
-
-    url: HttpUrl
-    kind: ClientKind
-    credentials_secret_id: SecretId
-
-
-class DownloadClientRequirerData(AppData):
-    """What Radarr or Sonarr publishes."""
-
-    kind: Literal["radarr", "sonarr"]
-    category: Category
-
-
-class DownloadClientProvider(Endpoint[DownloadClientRequirerData]):
+class DownloadClientProvider(Endpoint["DownloadClientRequirerData"]):
     """The download client's side: reads every related *arr app's category."""
 
     def __init__(self, charm: ops.CharmBase, endpoint: str = INTERFACE):
-        super().__init__(charm, endpoint, DownloadClientRequirerData)
+        super().__init__(charm, endpoint, "DownloadClientRequirerData")
 
     def publish_credentials(self, credentials: OwnedState, *, url: str, kind: ClientKind) -> None:
         """Grant the credentials secret to every relation and publish URL, kind and its ID.
 
         Leader only (a non-leader knows no secret ID and writes nothing).
         """
+        from .databags import DownloadClientProviderData
+
         for relation in self.relations:
             published = self.published_value(relation, "credentials_secret_id")
             secret_id = grant_and_publish_id(credentials, relation, published)
@@ -66,8 +53,20 @@ class DownloadClientProvider(Endpoint[DownloadClientRequirerData]):
                 self.publish(relation, data)
 
 
-class DownloadClientRequirer(Endpoint[DownloadClientProviderData]):
+class DownloadClientRequirer(Endpoint["DownloadClientProviderData"]):
     """Radarr's or Sonarr's side: reads every related download client."""
 
     def __init__(self, charm: ops.CharmBase, endpoint: str = INTERFACE):
-        super().__init__(charm, endpoint, DownloadClientProviderData)
+        super().__init__(charm, endpoint, "DownloadClientProviderData")
+
+
+_MODELS = frozenset({"DownloadClientProviderData", "DownloadClientRequirerData", "Category"})
+
+
+def __getattr__(name: str) -> Any:
+    # The databag models live in .databags, imported on first use (pydantic is costly).
+    if name in _MODELS:
+        from . import databags
+
+        return getattr(databags, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,11 +7,15 @@ the requirer can check that Prowlarr lists it.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import ops
 
-from .relation import AppData, Endpoint, HttpUrl, SecretId
+from .relation import Endpoint
+
+if TYPE_CHECKING:
+    from .databags import IndexerProviderData, IndexerRequirerData  # noqa: F401 (quoted uses)
+
 
 INTERFACE = "media-indexer"
 API_KEY = "api-key"
@@ -20,30 +24,27 @@ API_KEY = "api-key"
 ArrKind = Literal["radarr", "sonarr"]
 
 
-class IndexerProviderData(AppData):
-    """What Prowlarr publishes."""
-
-    url: HttpUrl
-    api_key_secret_id: SecretId
-
-
-class IndexerRequirerData(AppData):
-    """What Radarr or Sonarr publishes."""
-
-    url: HttpUrl
-    kind: ArrKind
-    api_key_secret_id: SecretId
-
-
-class MediaIndexerProvider(Endpoint[IndexerRequirerData]):
+class MediaIndexerProvider(Endpoint["IndexerRequirerData"]):
     """Prowlarr's side: reads every related *arr app."""
 
     def __init__(self, charm: ops.CharmBase, endpoint: str = INTERFACE):
-        super().__init__(charm, endpoint, IndexerRequirerData)
+        super().__init__(charm, endpoint, "IndexerRequirerData")
 
 
-class MediaIndexerRequirer(Endpoint[IndexerProviderData]):
+class MediaIndexerRequirer(Endpoint["IndexerProviderData"]):
     """Radarr's or Sonarr's side: reads the one related Prowlarr."""
 
     def __init__(self, charm: ops.CharmBase, endpoint: str = INTERFACE):
-        super().__init__(charm, endpoint, IndexerProviderData)
+        super().__init__(charm, endpoint, "IndexerProviderData")
+
+
+_MODELS = frozenset({"IndexerProviderData", "IndexerRequirerData"})
+
+
+def __getattr__(name: str) -> Any:
+    # The databag models live in .databags, imported on first use (pydantic is costly).
+    if name in _MODELS:
+        from . import databags
+
+        return getattr(databags, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,30 +7,41 @@ library on import. The requirer publishes nothing.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import ops
 
-from .relation import AppData, Endpoint, HttpUrl, SecretId
+from .relation import Endpoint
+
+if TYPE_CHECKING:
+    from .databags import AppData, MediaServerProviderData  # noqa: F401 (quoted uses)
+
 
 INTERFACE = "media-server"
 TOKEN = "token"
 
 
-class MediaServerProviderData(AppData):
-    """What Plex publishes."""
-
-    url: HttpUrl
-    token_secret_id: SecretId
-
-
-class MediaServerProvider(Endpoint[AppData]):
+class MediaServerProvider(Endpoint["AppData"]):
     """Plex's side."""
 
     def __init__(self, charm: ops.CharmBase, endpoint: str = INTERFACE):
         super().__init__(charm, endpoint, None)
 
 
-class MediaServerRequirer(Endpoint[MediaServerProviderData]):
+class MediaServerRequirer(Endpoint["MediaServerProviderData"]):
     """Radarr's or Sonarr's side: reads every related Plex."""
 
     def __init__(self, charm: ops.CharmBase, endpoint: str = INTERFACE):
-        super().__init__(charm, endpoint, MediaServerProviderData)
+        super().__init__(charm, endpoint, "MediaServerProviderData")
+
+
+_MODELS = frozenset({"MediaServerProviderData"})
+
+
+def __getattr__(name: str) -> Any:
+    # The databag models live in .databags, imported on first use (pydantic is costly).
+    if name in _MODELS:
+        from . import databags
+
+        return getattr(databags, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

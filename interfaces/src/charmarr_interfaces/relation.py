@@ -1,6 +1,7 @@
 """The base of Charmarr's four relation interfaces.
 
-Each side of an interface publishes one pydantic model in its application databag.
+Each side of an interface publishes one pydantic model (see :mod:`.databags`) in its
+application databag.
 Every field is stored JSON-encoded under its own key, as ``ops.Relation.save`` does,
 with a ``version`` key so that a future schema can be told apart.
 
@@ -18,53 +19,27 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import ops
-import pydantic
-
-from .secrets import is_secret_uri
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+if TYPE_CHECKING:
+    from .databags import AppData
+
+M = TypeVar("M", bound="AppData")
+
+_LAZY = frozenset({"AppData", "SecretId", "HttpUrl", "SCHEMA_VERSION"})
 
 
-def _check_secret_uri(value: str) -> str:
-    if not is_secret_uri(value):
-        raise ValueError("not a Juju secret URI (secret:<id> or secret://<model>/<id>)")
-    return value
+def __getattr__(name: str) -> Any:
+    # The models live in .databags, imported on first use (pydantic is costly to import).
+    if name in _LAZY:
+        from . import databags
 
-
-def _check_http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")) or len(value) < 10 or " " in value:
-        raise ValueError("not an http(s) URL")
-    return value.rstrip("/")
-
-
-SecretId = Annotated[str, pydantic.AfterValidator(_check_secret_uri)]
-"""A Juju secret URI in either form; never secret content."""
-
-HttpUrl = Annotated[str, pydantic.AfterValidator(_check_http_url)]
-"""An http(s) URL without a trailing slash (kept a plain string: cheap and JSON-stable)."""
-
-
-class AppData(pydantic.BaseModel):
-    """Base of every databag model: versioned, strict about unknown schema versions."""
-
-    model_config = pydantic.ConfigDict(frozen=True, extra="ignore", defer_build=True)
-
-    version: int = SCHEMA_VERSION
-
-    @pydantic.field_validator("version")
-    @classmethod
-    def _known_version(cls, value: int) -> int:
-        if value != SCHEMA_VERSION:
-            raise ValueError(f"schema version {value} is not supported (this charm speaks 1)")
-        return value
-
-
-M = TypeVar("M", bound=AppData)
+        return getattr(databags, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -111,6 +86,8 @@ def parse_app_data(
             return InvalidRelationData(relation, key, "not valid JSON")
     if "version" in raw and "version" not in decoded:
         return InvalidRelationData(relation, "version", "missing")
+    import pydantic
+
     try:
         return model.model_validate(decoded)
     except pydantic.ValidationError as e:
@@ -131,13 +108,22 @@ class Endpoint(Generic[M]):
     Args:
         charm: the charm that owns the endpoint.
         endpoint: the endpoint name in ``charmcraft.yaml``.
-        remote_model: the model the other side publishes (None if it publishes nothing).
+        remote_model: the name (in :mod:`.databags`) of the model the other side
+            publishes, or None if it publishes nothing.
     """
 
-    def __init__(self, charm: ops.CharmBase, endpoint: str, remote_model: type[M] | None) -> None:
+    def __init__(self, charm: ops.CharmBase, endpoint: str, remote_model: str | None) -> None:
         self._charm = charm
         self.endpoint = endpoint
         self._remote_model = remote_model
+
+    def _model(self) -> type[M] | None:
+        """The remote side's model class (``databags`` is imported on first use)."""
+        if self._remote_model is None:
+            return None
+        from . import databags
+
+        return getattr(databags, self._remote_model)
 
     @property
     def relations(self) -> list[ops.Relation]:
@@ -150,7 +136,8 @@ class Endpoint(Generic[M]):
 
     def read(self) -> Iterator[RemoteData[M] | InvalidRelationData]:
         """Every related app's data: valid, or invalid with the reason; empty ones skipped."""
-        if self._remote_model is None:
+        model = self._model()
+        if model is None:
             return
         for relation in self.relations:
             if relation.app is None:
@@ -160,7 +147,7 @@ class Endpoint(Generic[M]):
             except ops.ModelError as e:
                 logger.warning("cannot read %s:%s: %s", self.endpoint, relation.id, e)
                 continue
-            parsed = parse_app_data(relation, self._remote_model, raw)
+            parsed = parse_app_data(relation, model, raw)
             if isinstance(parsed, InvalidRelationData):
                 logger.warning("%s", parsed.message)
                 yield parsed

@@ -9,43 +9,47 @@ IP. The requirer publishes nothing; its presence is enough.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import ops
 
 from .http import HttpClient, WorkloadHttpError, WorkloadUnreachableError
-from .relation import AppData, Endpoint, HttpUrl, InvalidRelationData, SecretId
+from .relation import Endpoint, InvalidRelationData
 from .secrets import CharmarrError, WaitingError, read_consumed_secret
+
+if TYPE_CHECKING:
+    from .databags import AppData, VpnGatewayProviderData  # noqa: F401 (quoted uses)
 
 INTERFACE = "vpn-gateway"
 PROXY_KEYS = ("username", "password")
 CONTROL_KEYS = ("api-key",)
 
 
-class VpnGatewayProviderData(AppData):
-    """What Gluetun publishes on each relation."""
-
-    http_proxy_url: HttpUrl
-    socks5_proxy_url: str
-    control_url: HttpUrl
-    proxy_credentials_secret_id: SecretId
-    control_secret_id: SecretId
-    connected: bool = False
-    public_ip: str | None = None
-
-
-class VpnGatewayProvider(Endpoint[AppData]):
+class VpnGatewayProvider(Endpoint["AppData"]):
     """Gluetun's side."""
 
     def __init__(self, charm: ops.CharmBase, endpoint: str = INTERFACE):
         super().__init__(charm, endpoint, None)
 
 
-class VpnGatewayRequirer(Endpoint[VpnGatewayProviderData]):
+class VpnGatewayRequirer(Endpoint["VpnGatewayProviderData"]):
     """A download client's or Prowlarr's side (limit 1)."""
 
     def __init__(self, charm: ops.CharmBase, endpoint: str = INTERFACE):
-        super().__init__(charm, endpoint, VpnGatewayProviderData)
+        super().__init__(charm, endpoint, "VpnGatewayProviderData")
+
+
+_MODELS = frozenset({"VpnGatewayProviderData"})
+
+
+def __getattr__(name: str) -> Any:
+    # The databag models live in .databags, imported on first use (pydantic is costly).
+    if name in _MODELS:
+        from . import databags
+
+        return getattr(databags, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------------------------------------
