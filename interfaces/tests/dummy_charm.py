@@ -36,6 +36,9 @@ class DummyCharm(ops.CharmBase):
     """Owns ``dummy-api-key``, consumes Prowlarr's key, reads a user secret."""
 
     workload_keys: list[str]
+    """The key the workload held when each rotation started."""
+    applied: list[str] = []
+    """The key each reconcile applied to the (imaginary) workload, in order."""
     refuse_rotation = False
 
     def __init__(self, framework: ops.Framework):
@@ -50,6 +53,7 @@ class DummyCharm(ops.CharmBase):
             secrets=lambda label: self.owned if label == LABEL else None,
             rotate=self._rotate,
             action_label=LABEL,
+            reconcile=lambda: self._reconcile(None),
         )
         self.problems: list[ops.StatusBase] | None = None
         for event in (
@@ -70,7 +74,7 @@ class DummyCharm(ops.CharmBase):
             raise secrets.WaitingError("dummy workload did not accept the new key")
         return {API_KEY: secrets.generate_token()}
 
-    def _reconcile(self, event: ops.EventBase) -> None:
+    def _reconcile(self, event: ops.EventBase | None) -> None:
         self.problems = []
         refresh = isinstance(event, ops.SecretChangedEvent)
         try:
@@ -79,6 +83,7 @@ class DummyCharm(ops.CharmBase):
         except secrets.CharmarrError as e:
             self.problems.append(e.status)
             return
+        type(self).applied.append(owned.content[API_KEY])
         for remote in self.indexer.read():
             if isinstance(remote, InvalidRelationData):
                 self.problems.append(ops.BlockedStatus(remote.message))

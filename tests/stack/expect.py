@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harness import GLUETUN_AUTH, MODEL_NAME, SecretRecord, Stack, charm_options
+from harness import GLUETUN_AUTH, MODEL_NAME, SecretRecord, Stack, Unit, charm_options
 
 from charmarr_interfaces.cleanup import managed_name
 from charmarr_interfaces.http import HttpClient
@@ -60,9 +60,9 @@ def fields_of(found: dict[str, Any] | None) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def gluetun_proxy(stack: Stack) -> dict[str, str]:
+def gluetun_proxy(stack: Stack, unit: Unit | None = None) -> dict[str, str]:
     """The proxy credentials Gluetun's HTTP proxy and SOCKS5 server use (from their files)."""
-    unit = stack.app("gluetun").leader
+    unit = unit or stack.app("gluetun").leader
     http_user = (unit.dirs["secrets"] / "httpproxy_user").read_text()
     http_password = (unit.dirs["secrets"] / "httpproxy_password").read_text()
     socks = (unit.dirs["socks5"] / "3proxy.cfg").read_text()
@@ -72,9 +72,11 @@ def gluetun_proxy(stack: Stack) -> dict[str, str]:
     return {"username": http_user, "password": http_password}
 
 
-def owner_accepts(stack: Stack, owner: str, content: dict[str, str]) -> bool:
-    """Whether ``owner``'s workload accepts ``content`` now."""
-    fake = stack.app(owner).fake
+def owner_accepts(
+    stack: Stack, owner: str, content: dict[str, str], unit: Unit | None = None
+) -> bool:
+    """Whether ``owner``'s workload (the leader's, or ``unit``'s) accepts ``content`` now."""
+    fake = unit.fake if unit is not None else stack.app(owner).fake
     if owner in SERVARR:
         return fake.api_key == content["api-key"]
     if owner == "sabnzbd":
@@ -82,7 +84,7 @@ def owner_accepts(stack: Stack, owner: str, content: dict[str, str]) -> bool:
     if owner == "qbittorrent":
         return fake.accepts(content["username"], content["password"])
     if owner == "gluetun":
-        return gluetun_proxy(stack) == content
+        return gluetun_proxy(stack, unit) == content
     raise ValueError(owner)
 
 

@@ -14,9 +14,10 @@ charms depend on:
   of its live relations stands (or, for a user secret, after ``juju grant-secret``), as
   ``owner=None`` with the latest revision as ``latest_content`` and its own tracked
   revision as ``tracked_content``. An existing secret that is not granted answers
-  ``permission denied`` as in Juju (``ungranted_secrets``). A new revision queues
-  ``secret-changed`` on every consumer unit; a revision nobody tracks any more queues
-  ``secret-remove`` on the owner's leader.
+  ``permission denied`` as in Juju (``ungranted_secrets``). Within a hook secrets behave
+  as in Juju (``juju_semantics``: a ``secret-set`` is pending until the hook ends). A new
+  revision queues ``secret-changed`` on every consumer unit and on the owner's non-leader
+  units; a revision nobody tracks any more queues ``secret-remove`` on the owner's leader.
 - **hooks** run from one FIFO queue (duplicates of a pending hook are dropped) until it
   is empty, bounded in count and time; :meth:`Stack.converge` adds ``update-status``
   rounds until a round changes nothing (statuses, databags, secrets, workload writes).
@@ -61,6 +62,10 @@ from charmarr_interfaces.testing.fake_qbittorrent import FakeQBittorrent
 from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
 from charmarr_interfaces.testing.fake_servarr import FakeServarr
 from charmarr_interfaces.testing.fakes import FakeNetwork
+from charmarr_interfaces.testing.juju_semantics import (
+    juju_secret_semantics,
+    owner_secret_changed,
+)
 from charmarr_interfaces.testing.pytest_plugin import (
     MIN_SECRET_LENGTH,
     SecretLeakError,
@@ -556,6 +561,7 @@ class Stack:
             stack_ctx.enter_context(cached_pbkdf2())
             stack_ctx.enter_context(libyaml())
             stack._denied = stack_ctx.enter_context(ungranted_secrets())
+            stack_ctx.enter_context(juju_secret_semantics())
             _ACTIVE.append(stack)
             try:
                 yield stack
@@ -898,7 +904,9 @@ class Stack:
             if secret is None:
                 return None
             if kind == "secret-changed":
-                return on.secret_changed(secret)
+                # Juju sends it to the owner's other units too; ctx.on refuses those.
+                owned = secret.owner is not None
+                return owner_secret_changed(secret) if owned else on.secret_changed(secret)
             if kind == "secret-rotate":
                 return on.secret_rotate(secret)
             if kind == "secret-remove":
@@ -1092,8 +1100,14 @@ class Stack:
                 record.pruned.append(args[1])
 
     def _secret_changed(self, record: SecretRecord) -> None:
+        """A new revision: every consumer unit, and the owner's non-leader units (PR 15127)."""
         for app in self.apps.values():
-            if app.name == record.owner or not self.can_see(app.name, record):
+            if app.name == record.owner:
+                for unit in app.units:
+                    if not unit.leader:
+                        self._queue(unit.name, "secret-changed", record.id)
+                continue
+            if not self.can_see(app.name, record):
                 continue
             for unit in app.units:
                 self._queue(unit.name, "secret-changed", record.id)

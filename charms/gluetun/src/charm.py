@@ -131,7 +131,7 @@ class GluetunCharm(ops.CharmBase):
             secrets=self._owned_secret,
             rotate=self._rotate,
             action_label=PROXY_LABEL,
-            after=self._reconcile,
+            reconcile=self._reconcile,
         )
         self._problems: list[CharmarrError] = []
         self._vpn: control.VpnState | None = None
@@ -226,31 +226,15 @@ class GluetunCharm(ops.CharmBase):
             except CharmarrError as e:
                 inputs.problems.append(e)
         try:
-            inputs.proxy = self._ensure(self._proxy, policy)
+            inputs.proxy = self._proxy.ensure(policy)
         except CharmarrError as e:
             inputs.problems.append(e)
         for relation in inputs.live:
             try:
-                inputs.controls[relation.id] = self._ensure(
-                    self._control_secret(relation.id), policy
-                )
+                inputs.controls[relation.id] = self._control_secret(relation.id).ensure(policy)
             except CharmarrError as e:
                 inputs.problems.append(e)
         return inputs
-
-    def _ensure(self, owned: OwnedSecret, policy: ops.SecretRotate | None) -> OwnedState:
-        """The leader gets or creates the secret; another unit reads its latest revision.
-
-        Every unit runs its own Gluetun behind the same service, so a follower applies a
-        rotated credential at its next hook instead of keeping the revision it saw first.
-        """
-        if self.unit.is_leader():
-            return owned.ensure(policy)
-        try:
-            secret = self.model.get_secret(label=owned.label)
-            return OwnedState(secret=secret, content=secret.get_content(refresh=True))
-        except ops.SecretNotFoundError:
-            raise WaitingError(f"waiting for the leader to create {owned.label}") from None
 
     def _control_secret(self, relation_id: int) -> OwnedSecret:
         return OwnedSecret(
@@ -479,16 +463,10 @@ class GluetunCharm(ops.CharmBase):
         proxy: dict[str, str] | None = None,
         control_keys: dict[int, str] | None = None,
     ) -> None:
-        try:
-            applied = self._apply(inputs, proxy=proxy, control_keys=control_keys)
-            self._confirm(applied, control_keys)
-        except CharmarrError:
-            # Put the old credential back so consumers keep working; publish nothing.
-            try:
-                self._apply(inputs)
-            except CharmarrError as e:
-                logger.warning("could not restore the previous credential: %s", e.message)
-            raise
+        # On failure CredentialRotation's restore (this charm's reconcile) puts the
+        # published credentials back, so consumers keep working.
+        applied = self._apply(inputs, proxy=proxy, control_keys=control_keys)
+        self._confirm(applied, control_keys)
 
     def _confirm(self, applied: Applied, control_keys: dict[int, str] | None) -> None:
         """Both proxies run again and the control server takes the (new) keys."""

@@ -107,7 +107,8 @@ class QBittorrentCharm(ops.CharmBase):
             secrets=lambda label: self._credentials if label == SECRET_LABEL else None,
             rotate=self._rotate,
             action_label=SECRET_LABEL,
-            after=self._reconcile,
+            reconcile=self._reconcile,
+            restore=self._restore_password,
         )
         self._report: _Report | None = None
         self._refresh_consumed = False
@@ -345,14 +346,46 @@ class QBittorrentCharm(ops.CharmBase):
             ) from None
         else:
             confirm_password(LOCAL_URL, username, old, new)
-            # qBittorrent writes its own hash of the new password to the conf in a
-            # moment; write ours now so the next reconcile finds a matching conf
-            # instead of restarting. Both hashes verify the same password.
-            current_conf = workload.pull_text(container, conf.CONF_PATH)
-            if not conf.credentials_match(current_conf, username, new):
-                self._push_conf(container, conf.render(current_conf, username, new))
+            self._keep_conf_in_step(container, username, new)
         logger.info("qbittorrent accepted the new password of %s", label)
         return {"username": username, "password": new}
+
+    def _keep_conf_in_step(self, container: ops.Container, username: str, new: str) -> None:
+        """Write our hash of the password qBittorrent now runs with (best effort).
+
+        qBittorrent writes its own hash of it to the conf in a moment; ours now spares the
+        next reconcile a restart. Both hashes verify the same password. The password is
+        already live, so a Pebble failure here must not stop it being published.
+        """
+        try:
+            current = workload.pull_text(container, conf.CONF_PATH)
+            if not conf.credentials_match(current, username, new):
+                self._push_conf(container, conf.render(current, username, new))
+        except (pebble.ConnectionError, pebble.APIError, pebble.PathError) as e:
+            logger.warning("qBittorrent.conf not updated after the rotation: %s", type(e).__name__)
+
+    def _restore_password(self, label: str, published: dict[str, str]) -> None:
+        """After an interrupted rotation, make qBittorrent take the published password again.
+
+        The reconcile compares the conf with the secret, but qBittorrent may run with a
+        password its conf does not show yet: if the running app refuses the published
+        password, the conf is rewritten and the app restarted on it.
+        """
+        username, password = _credentials_of(published)
+        try:
+            QBittorrentClient(LOCAL_URL).login(username, password)
+            return
+        except LoginRejectedError:
+            pass
+        except WorkloadUnreachableError:
+            return  # down: the reconcile's conf check is what it reads at start
+        # It answers, so it runs (and was allowed to): restart it on the published password.
+        container = self.unit.get_container(CONTAINER)
+        current = workload.pull_text(container, conf.CONF_PATH)
+        container.stop(SERVICE)
+        self._push_conf(container, conf.render(current, username, password))
+        container.start(SERVICE)
+        logger.info("qbittorrent put back on the published password of %s", label)
 
     def _rotate_offline(self, container: ops.Container, username: str, old: str, new: str) -> None:
         """Rotate with the app not answering: conf first, restart, confirm."""

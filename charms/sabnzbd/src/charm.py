@@ -89,7 +89,7 @@ class SabnzbdCharm(ops.CharmBase):
             secrets=lambda label: self._secret if label == LABEL else None,
             rotate=self._rotate_key,
             action_label=LABEL,
-            after=self._reconcile,
+            reconcile=self._reconcile,
         )
         self._problems: list[CharmarrError] = []
         self._notes: list[str] = []

@@ -154,26 +154,6 @@ def pebble_layer(app: servarr.ServarrApp) -> pebble.LayerDict:
     }  # type: ignore[return-value]
 
 
-class _LatestOwnedSecret(OwnedSecret):
-    """An owned secret read at its latest revision on every unit.
-
-    Units of the owner track revisions like consumers do (Juju >= 3.3.1): without
-    ``refresh`` a non-leader would keep writing an old key into config.xml after the leader
-    rotated. The leader tracks every revision it publishes (``OwnedSecret.publish``), and a
-    new leader was a non-leader that refreshed on each reconcile, so the leader needs no
-    second ``secret-get``.
-    """
-
-    def get(self) -> OwnedState | None:
-        try:
-            secret = self._charm.model.get_secret(label=self.label)
-        except ops.SecretNotFoundError:
-            return None
-        if self._charm.unit.is_leader():
-            return OwnedState(secret=secret, content=secret.get_content())
-        return OwnedState(secret=secret, content=secret.get_content(refresh=True))
-
-
 # ---------------------------------------------------------------------------------------------
 # The base charm
 # ---------------------------------------------------------------------------------------------
@@ -192,7 +172,7 @@ class ArrCharm(ops.CharmBase):
         super().__init__(framework)
         self.container = self.unit.get_container(self.servarr.name)
         self.label = f"{self.servarr.name}-api-key"
-        self.key_secret = _LatestOwnedSecret(
+        self.key_secret = OwnedSecret(
             self,
             self.label,
             lambda: {API_KEY: generate_token()},
@@ -203,6 +183,7 @@ class ArrCharm(ops.CharmBase):
             secrets=lambda label: self.key_secret if label == self.label else None,
             rotate=self._rotate_key,
             action_label=self.label,
+            reconcile=self.reconcile,
         )
         self._problems: list[CharmarrError] = []
         self._notes: list[str] = []
@@ -433,12 +414,8 @@ class ArrCharm(ops.CharmBase):
         if self._wait_for(client):
             self._on_key_accepted(client)
             return {API_KEY: new}
-        if old:
-            try:
-                self._apply_key(old)
-            except (pebble.Error, ops.ModelError):
-                logger.warning("could not restore the previous key of %s", name)
-        raise CharmarrError(f"{name} did not accept the new API key; the current key stays")
+        # CredentialRotation's restore (this charm's reconcile) writes the published key back.
+        raise CharmarrError(f"{name} did not accept the new API key")
 
     def _wait_for(self, client: servarr.ServarrClient) -> bool:
         """Bounded wait (count and time) until the restarted app accepts ``client``'s key."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets as _random
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -258,6 +259,9 @@ class OwnedState:
     id: str | None = None
     """The secret's ID; known on the leader (from secret-info-get or creation)."""
     revision: int | None = None
+    """The latest revision on the leader, counting one published in this hook."""
+    rotate: ops.SecretRotate | None = None
+    """The rotate policy on the leader."""
 
 
 class OwnedSecret:
@@ -281,12 +285,29 @@ class OwnedSecret:
         self._description = description
 
     def get(self) -> OwnedState | None:
-        """Read the secret without creating it: None when it does not exist yet."""
+        """Read the secret without creating it: None when it does not exist yet.
+
+        Units of the owner track revisions like consumers do (Juju >= 3.1.7): a non-leader
+        reads with ``refresh`` so that it follows the leader's rotations instead of the
+        revision it saw first. The leader tracks each revision it publishes
+        (:meth:`publish`), and a new leader was a follower that refreshed, so its plain read
+        is current. Within one hook the state is read once and kept: after
+        :meth:`publish`, the rest of the hook sees the new content, which Juju's own
+        ``secret-get`` would only show after the hook ends.
+        """
+        states = _hook_states(self._charm)
+        if self.label in states:
+            return states[self.label]
         try:
             secret = self._charm.model.get_secret(label=self.label)
+            if self._charm.unit.is_leader():
+                content = secret.get_content()
+            else:
+                content = secret.get_content(refresh=True)
         except ops.SecretNotFoundError:
             return None
-        return OwnedState(secret=secret, content=secret.get_content())
+        state = states[self.label] = OwnedState(secret=secret, content=content)
+        return state
 
     def ensure(self, rotate: ops.SecretRotate | None) -> OwnedState:
         """Get the secret, creating it (leader) and keeping its rotate policy (leader).
@@ -309,13 +330,18 @@ class OwnedSecret:
                 description=self._description or None,
                 rotate=rotate,
             )
-            return OwnedState(secret=secret, content=content, id=secret.id, revision=1)
-        if leader:
+            state = OwnedState(
+                secret=secret, content=content, id=secret.id, revision=1, rotate=rotate
+            )
+            _hook_states(self._charm)[self.label] = state
+            return state
+        if leader and state.revision is None:
             info = state.secret.get_info()
             state.id, state.revision = info.id, info.revision
-            current = info.rotation or ops.SecretRotate.NEVER
-            if rotate is not None and current != rotate:
-                state.secret.set_info(rotate=rotate)
+            state.rotate = info.rotation or ops.SecretRotate.NEVER
+        if leader and rotate is not None and state.rotate != rotate:
+            state.secret.set_info(rotate=rotate)
+            state.rotate = rotate
         return state
 
     def remove(self) -> bool:
@@ -324,18 +350,43 @@ class OwnedSecret:
         if state is None:
             return False
         state.secret.remove_all_revisions()
+        _hook_states(self._charm).pop(self.label, None)
         return True
 
     def publish(self, state: OwnedState, content: dict[str, str]) -> int | None:
-        """Make ``content`` the latest revision (leader only) and track it ourselves.
+        """Make ``content`` the next revision (leader only); the rest of the hook sees it.
 
-        The owner tracks the new revision at once, so that Juju can tell when the old one
-        is no longer tracked by anyone and fire ``secret-remove`` for it.
+        Juju keeps a ``secret-set`` pending until the hook ends: ``secret-info-get`` still
+        reports the committed revision and a plain ``secret-get`` the tracked one. So the
+        new revision number is the committed one plus one, the content is kept in the hook's
+        state, and a ``refresh`` read makes this unit track the new revision once it is
+        committed (so that Juju can tell when nobody tracks the old one and fire
+        ``secret-remove`` for it).
+
+        Returns:
+            The revision Juju will publish when the hook ends.
+
+        Raises:
+            ops.ModelError: Juju refused the change (leadership lost, secret removed).
         """
+        if content == state.content:
+            return state.revision
         state.secret.set_content(content)
-        state.content = state.secret.get_content(refresh=True)
-        state.revision = state.secret.get_info().revision
+        state.secret.get_content(refresh=True)
+        state.content = dict(content)
+        if state.revision is not None:
+            state.revision += 1
         return state.revision
+
+
+_HOOK_STATES: weakref.WeakKeyDictionary[ops.Model, dict[str, OwnedState]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _hook_states(charm: ops.CharmBase) -> dict[str, OwnedState]:
+    """This hook's owned-secret states by label (a hook has one ``ops.Model``)."""
+    return _HOOK_STATES.setdefault(charm.model, {})
 
 
 def grant_and_publish_id(
@@ -365,13 +416,35 @@ Rotator = Callable[[str, dict[str, str]], dict[str, str]]
 """``rotate(label, current_content) -> new_content``: make a new credential, apply it to
 the workload and return it only once the workload accepts it (raise CharmarrError if not)."""
 
+Restorer = Callable[[str, dict[str, str]], None]
+"""``restore(label, published_content)``: put the workload back on the published credential,
+whatever it holds now; raise CharmarrError if it cannot."""
+
+_ROTATION_FAULTS = (CharmarrError, ops.ModelError, ops.pebble.Error)
+"""What can interrupt a rotation: the workload's refusal, Juju (leadership lost, secret
+removed), Pebble (container gone)."""
+
+
+class RotationError(CharmarrError):
+    """A rotation did not publish a new revision; the message says what the workload holds."""
+
+    status_type = ops.WaitingStatus
+
 
 class CredentialRotation(ops.Object):
     """Wires ``secret-rotate``, ``secret-remove`` and the ``rotate-credentials`` action.
 
     The charm supplies ``rotate(label, current) -> new`` which applies a new credential to
     its workload and confirms it works; only then is the new revision published, so no
-    consumer is ever handed a credential its provider does not accept.
+    consumer is ever handed a credential its provider does not accept. The charm's
+    ``reconcile`` then runs in the same hook and sees the new content.
+
+    Fail-safe: when anything interrupts the rotation after the workload may have taken the
+    new credential (the workload, Pebble, or Juju refusing the new revision because
+    leadership moved or the secret is gone), the workload is put back on the published
+    credential (``restore``, by default the charm's reconcile, which applies what the
+    secret holds). A hook never ends in an error and the workload never keeps a
+    credential that no secret holds.
     """
 
     def __init__(
@@ -381,7 +454,8 @@ class CredentialRotation(ops.Object):
         secrets: Callable[[str], OwnedSecret | None],
         rotate: Rotator,
         action_label: str,
-        after: Callable[[], None] | None = None,
+        reconcile: Callable[[], None],
+        restore: Restorer | None = None,
     ):
         """Observe the rotation events of ``charm``.
 
@@ -390,14 +464,17 @@ class CredentialRotation(ops.Object):
             secrets: maps a label to the owned secret it names, or None if not ours.
             rotate: applies a new credential to the workload (see :data:`Rotator`).
             action_label: the label ``rotate-credentials`` rotates.
-            after: called after a successful rotation (e.g. the charm's reconcile).
+            reconcile: the charm's holistic reconcile, run after every rotation.
+            restore: puts the workload back on the published credential after an
+                interrupted rotation (see :data:`Restorer`); by default ``reconcile``.
         """
         super().__init__(charm, "credential-rotation")
         self._charm = charm
         self._secrets = secrets
         self._rotate = rotate
         self._action_label = action_label
-        self._after = after
+        self._reconcile = reconcile
+        self._restore = restore
         charm.framework.observe(charm.on.secret_rotate, self._on_secret_rotate)
         charm.framework.observe(charm.on.secret_remove, self._on_secret_remove)
         charm.framework.observe(
@@ -408,22 +485,40 @@ class CredentialRotation(ops.Object):
         """Rotate the secret ``label`` now (leader only): apply, confirm, publish.
 
         Returns:
-            The secret ID and the new revision.
+            The secret ID and the revision that the hook publishes.
 
         Raises:
-            CharmarrError: the workload did not accept the new credential; nothing published.
+            CharmarrError: no new revision; the message says what the workload holds.
         """
         owned = self._secrets(label)
         if owned is None:
             raise CharmarrError(f"{label} is not a secret this charm rotates")
         policy = parse_rotation_interval(self._charm.config.get(ROTATION_OPTION, "monthly"))
         state = owned.ensure(policy)
-        new = self._rotate(label, dict(state.content))
-        revision = owned.publish(state, new)
+        published = dict(state.content)
+        try:
+            new = self._rotate(label, dict(published))
+            revision = owned.publish(state, new)
+        except _ROTATION_FAULTS as e:
+            raise self._put_back(label, published, e) from None
         logger.info("rotated %s: revision %s published", label, revision)
-        if self._after is not None:
-            self._after()
+        self._reconcile()
         return state.id, revision
+
+    def _put_back(self, label: str, published: dict[str, str], cause: Exception) -> RotationError:
+        """Restore the published credential in the workload; the error to report."""
+        reason = _fault_reason(cause)
+        try:
+            if self._restore is not None:
+                self._restore(label, published)
+            self._reconcile()
+        except _ROTATION_FAULTS as e:
+            logger.warning("restoring %s after a failed rotation: %s", label, _fault_reason(e))
+            return RotationError(
+                f"rotation failed: {reason}; nothing published, and the published credential "
+                "is re-applied to the workload at the next hook"
+            )
+        return RotationError(f"rotation failed, old credential kept: {reason}")
 
     def _on_secret_rotate(self, event: ops.SecretRotateEvent) -> None:
         label = event.secret.label
@@ -433,7 +528,7 @@ class CredentialRotation(ops.Object):
             self.rotate_now(label)
         except CharmarrError as e:
             # Juju fires secret-rotate again later; the old credential stays valid meanwhile.
-            logger.warning("rotation of %s postponed: %s", label, e.message)
+            logger.warning("rotation postponed: %s", e.message)
 
     def _on_secret_remove(self, event: ops.SecretRemoveEvent) -> None:
         label = event.secret.label
@@ -450,6 +545,19 @@ class CredentialRotation(ops.Object):
         try:
             secret_id, revision = self.rotate_now(self._action_label)
         except CharmarrError as e:
-            event.fail(f"rotation failed, old credential kept: {e.message}")
+            event.fail(e.message)
             return
         event.set_results({"secret-id": secret_id or "", "revision": revision or 0})
+
+
+def _fault_reason(error: Exception) -> str:
+    """What interrupted a rotation, safe to show (never a secret value)."""
+    if isinstance(error, CharmarrError):
+        return error.message
+    if isinstance(error, ops.SecretNotFoundError):
+        return "the secret was removed"
+    if isinstance(error, ops.ModelError):
+        return "Juju refused the new revision: leadership moved or the secret is gone"
+    if isinstance(error, ops.pebble.ConnectionError):
+        return "the workload container stopped answering Pebble"
+    return f"Pebble: {type(error).__name__}"

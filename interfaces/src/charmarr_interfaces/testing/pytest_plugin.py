@@ -10,6 +10,11 @@ message, or the text of an uncaught exception.
 A test that must show a credential (none should) opts out visibly with
 ``@pytest.mark.leaks_allowed``.
 
+**Juju's secret semantics** (:mod:`.juju_semantics`) apply to every ``Context.run`` too:
+a ``secret-set`` stays pending until the hook ends, only ``refresh``/``peek`` read it,
+``secret-info-get`` keeps the committed revision. A test of ``ops.testing``'s own
+behaviour opts out visibly with ``@pytest.mark.lenient_secrets``.
+
 Fixtures: ``fake_network`` (a :class:`~.fakes.FakeNetwork` installed as the HTTP
 transport; afterwards every request its Servarr fakes received is validated against the
 apps' OpenAPI documents) and ``ungranted`` (make ``secret-get`` of given IDs fail as Juju
@@ -130,6 +135,21 @@ def _secret_leak_guard(request: pytest.FixtureRequest, monkeypatch: pytest.Monke
         return
     monkeypatch.setattr(Context, "run", _guard(Context.run))
     yield
+
+
+@pytest.fixture(autouse=True)
+def _juju_secrets(request: pytest.FixtureRequest):
+    """Applied to every test: ``Context.run`` keeps secrets as Juju does within a hook."""
+    if request.node.get_closest_marker("lenient_secrets"):
+        yield
+        return
+    try:
+        from .juju_semantics import juju_secret_semantics
+    except ImportError:  # pragma: no cover - ops[testing] not installed
+        yield
+        return
+    with juju_secret_semantics():
+        yield
 
 
 @pytest.fixture(autouse=True)
