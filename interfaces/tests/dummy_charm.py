@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import ops
 
 from charmarr_interfaces import secrets
@@ -37,7 +39,7 @@ class DummyCharm(ops.CharmBase):
 
     workload_keys: list[str]
     """The key the workload held when each rotation started."""
-    applied: list[str] = []
+    applied: ClassVar[list[str]] = []
     """The key each reconcile applied to the (imaginary) workload, in order."""
     refuse_rotation = False
 

@@ -337,7 +337,8 @@ def test_user_secret_not_found(ctx):
         ctx.on.config_changed(), testing.State(leader=True, config={"token-secret": uri})
     )
     assert out.unit_status == testing.BlockedStatus(
-        f"token-secret {uri} not found: juju add-secret, then juju config dummy token-secret=<uri>"
+        f"token-secret {uri} not found: juju grant-secret {uri} dummy if it exists, else "
+        "juju add-secret, then juju config dummy token-secret=<uri>"
     )
 
 
@@ -383,3 +384,57 @@ def test_errors_carry_their_status_type():
     assert isinstance(secrets.WaitingError("x").status, ops.WaitingStatus)
     assert isinstance(secrets.CharmarrError("x").status, ops.BlockedStatus)
     assert secrets.CharmarrError("x").status.message == "x"
+
+
+# --- Juju's in-hook semantics: what a rotating hook and a follower see -----------------------
+
+
+def test_the_rest_of_a_rotating_hook_applies_the_new_key(ctx):
+    """Juju keeps the new revision pending until the hook ends; the reconcile that follows a
+    rotation in the same hook must still apply the new key, never undo the rotation."""
+    out = ctx.run(ctx.on.config_changed(), testing.State(leader=True))
+    DummyCharm.applied.clear()
+    after = ctx.run(ctx.on.action("rotate-credentials"), out)
+    new = _owned(after).latest_content[API_KEY]
+    assert new != _owned(out).latest_content[API_KEY]
+    assert DummyCharm.applied and set(DummyCharm.applied) == {new}
+    assert ctx.action_results["revision"] == _owned(after)._latest_revision == 2
+
+
+def test_a_follower_applies_each_revision_its_leader_publishes(ctx, hook_tools):
+    """Units of the owner track revisions like consumers (Juju >= 3.1.7): a non-leader
+    reads the latest with refresh, and tracks it from then on."""
+    secret = testing.Secret(
+        {API_KEY: "key-of-revision-1"},
+        latest_content={API_KEY: "key-of-revision-2"},
+        owner="app",
+        label=LABEL,
+    )
+    object.__setattr__(secret, "_latest_revision", 2)
+    DummyCharm.applied.clear()
+    out = ctx.run(ctx.on.update_status(), testing.State(leader=False, secrets=[secret]))
+    assert DummyCharm.applied == ["key-of-revision-2"]
+    assert _owned(out).tracked_content == {API_KEY: "key-of-revision-2"}
+    assert hook_tools.management == []
+
+
+@pytest.mark.parametrize("fault", ["leadership lost", "secret removed"])
+def test_juju_refusing_the_new_revision_puts_the_old_key_back(ctx, fault):
+    from charmarr_interfaces.testing.faults import before_hook_tool
+    from charmarr_interfaces.testing.juju_semantics import leadership
+
+    out = ctx.run(ctx.on.config_changed(), testing.State(leader=True))
+    old = _owned(out).latest_content[API_KEY]
+    DummyCharm.applied.clear()
+
+    def gone() -> None:
+        raise ops.SecretNotFoundError("removed")
+
+    with leadership() as lead:
+        action = lead.lose if fault == "leadership lost" else gone
+        with before_hook_tool("secret-set", action), pytest.raises(testing.ActionFailed) as e:
+            ctx.run(ctx.on.action("rotate-credentials"), out)
+    assert e.value.message.startswith("rotation failed, old credential kept")
+    assert DummyCharm.applied[-1] == old
+    assert _owned(e.value.state).latest_content[API_KEY] == old
+    assert _owned(e.value.state)._latest_revision == 1

@@ -10,6 +10,9 @@ management by a non-leader); each test ends by asserting there was no violation.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import expect
 import harness
 import ops
@@ -17,6 +20,8 @@ import pytest
 from harness import MODEL_NAME, WIREGUARD, Hook, Stack, deploy_charmarr
 
 from charmarr_interfaces.cleanup import managed_name
+from charmarr_interfaces.testing.faults import before_hook_tool, pebble_outage
+from charmarr_interfaces.testing.juju_semantics import leadership
 from charmarr_interfaces.testing.pytest_plugin import SecretLeakError
 
 
@@ -236,6 +241,53 @@ def test_every_unit_of_a_scaled_generator_runs_on_the_published_credential(
         published = stack.owned(owner, label).content
         for unit in stack.app(owner).units:
             assert expect.owner_accepts(stack, owner, published, unit), unit.name
+    assert expect.all_active(stack) == {}
+
+
+@contextmanager
+def _fault_at_secret_set(fault: str) -> Iterator[None]:
+    """``fault`` strikes after the workload took the new credential, as Juju is asked for
+    the new revision: leadership moves on, the secret is gone, or Pebble stops answering."""
+    if fault == "leadership lost":
+        with leadership() as lead, before_hook_tool("secret-set", lead.lose):
+            yield
+    elif fault == "secret removed":
+
+        def gone() -> None:
+            raise ops.SecretNotFoundError("injected: the secret was removed")
+
+        with before_hook_tool("secret-set", gone):
+            yield
+    else:
+        with pebble_outage() as outage, before_hook_tool("secret-set", outage.start):
+            yield
+
+
+@pytest.mark.parametrize("fault", ["leadership lost", "secret removed", "pebble gone"])
+def test_an_interrupted_rotation_never_leaves_a_credential_no_secret_holds(
+    deployed: Stack, fault: str
+):
+    """For every generator: a fault between the workload's change and the new revision ends
+    without a hook error, and the workload runs on the revision Juju publishes: the old one
+    (restored) when Juju refused it, the new one when only Pebble went away."""
+    stack = deployed
+    for owner, label in expect.GENERATORS.items():
+        record = stack.owned(owner, label)
+        old, old_revision = record.content, record.latest
+        with _fault_at_secret_set(fault):
+            outcome = stack.run_action(f"{owner}/leader", "rotate-credentials")
+        if fault == "pebble gone":
+            assert outcome.failure is None, f"{owner}: {outcome.failure}"
+            assert outcome.results["revision"] == record.latest == old_revision + 1, owner
+            assert record.content != old, owner
+        else:
+            assert outcome.failure is not None and "rotation failed" in outcome.failure, owner
+            assert record.latest == old_revision and record.content == old, owner
+        assert expect.owner_accepts(stack, owner, record.content), (
+            f"{owner} ({fault}): the workload runs on a credential no secret holds"
+        )
+        stack.converge()
+        assert expect.owner_accepts(stack, owner, record.content), owner
     assert expect.all_active(stack) == {}
 
 

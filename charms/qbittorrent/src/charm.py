@@ -364,14 +364,24 @@ class QBittorrentCharm(ops.CharmBase):
         except (pebble.ConnectionError, pebble.APIError, pebble.PathError) as e:
             logger.warning("qBittorrent.conf not updated after the rotation: %s", type(e).__name__)
 
-    def _restore_password(self, label: str, published: dict[str, str]) -> None:
+    def _restore_password(
+        self, label: str, published: dict[str, str], applied: dict[str, str] | None
+    ) -> None:
         """After an interrupted rotation, make qBittorrent take the published password again.
 
-        The reconcile compares the conf with the secret, but qBittorrent may run with a
-        password its conf does not show yet: if the running app refuses the published
-        password, the conf is rewritten and the app restarted on it.
+        If the app took the new password, it is changed back the same way, live. Otherwise
+        (or if that fails) and the running app refuses the published password, the conf is
+        rewritten and the app restarted on it: the reconcile compares only the conf, and
+        qBittorrent may run with a password its conf does not show yet.
         """
         username, password = _credentials_of(published)
+        if applied is not None:
+            try:
+                change_password(LOCAL_URL, username, applied["password"], password)
+                logger.info("qbittorrent put back on the published password of %s", label)
+                return
+            except CharmarrError:
+                pass
         try:
             QBittorrentClient(LOCAL_URL).login(username, password)
             return
@@ -385,7 +395,7 @@ class QBittorrentCharm(ops.CharmBase):
         container.stop(SERVICE)
         self._push_conf(container, conf.render(current, username, password))
         container.start(SERVICE)
-        logger.info("qbittorrent put back on the published password of %s", label)
+        logger.info("qbittorrent restarted on the published password of %s", label)
 
     def _rotate_offline(self, container: ops.Container, username: str, old: str, new: str) -> None:
         """Rotate with the app not answering: conf first, restart, confirm."""

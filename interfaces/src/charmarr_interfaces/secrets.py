@@ -233,8 +233,10 @@ def read_user_secret(
     if failure == "not-granted":
         raise SecretNotGrantedError(f"{option} not granted: juju grant-secret {uri} {app}")
     if content is None:
+        # Juju may answer an ungranted secret as "not found" (ops says it may change).
         raise SecretNotFoundError(
-            f"{option} {uri} not found: juju add-secret, then juju config {app} {option}=<uri>"
+            f"{option} {uri} not found: juju grant-secret {uri} {app} if it exists, else "
+            f"juju add-secret, then juju config {app} {option}=<uri>"
         )
     missing = _check_keys(content, required)
     if missing:
@@ -399,12 +401,17 @@ def grant_and_publish_id(
     ``Endpoint.published_value(relation, "<field>")`` returns as ``published``.
 
     Returns:
-        The ID to publish (None on a non-leader, who cannot know it).
+        The ID to publish (None on a non-leader, who cannot know it, or once leadership
+        was lost during the hook).
     """
     if state.id is None:
         return None
     if published != state.id:
-        state.secret.grant(relation)
+        try:
+            state.secret.grant(relation)
+        except ops.ModelError:
+            # Leadership moved on since this hook read the secret: the new leader grants.
+            return None
     return state.id
 
 
@@ -416,9 +423,10 @@ Rotator = Callable[[str, dict[str, str]], dict[str, str]]
 """``rotate(label, current_content) -> new_content``: make a new credential, apply it to
 the workload and return it only once the workload accepts it (raise CharmarrError if not)."""
 
-Restorer = Callable[[str, dict[str, str]], None]
-"""``restore(label, published_content)``: put the workload back on the published credential,
-whatever it holds now; raise CharmarrError if it cannot."""
+Restorer = Callable[[str, dict[str, str], "dict[str, str] | None"], None]
+"""``restore(label, published, applied)``: put the workload back on the ``published``
+credential; ``applied`` is the new one if the workload accepted it (None if unknown). Raise
+CharmarrError if it cannot."""
 
 _ROTATION_FAULTS = (CharmarrError, ops.ModelError, ops.pebble.Error)
 """What can interrupt a rotation: the workload's refusal, Juju (leadership lost, secret
@@ -496,21 +504,28 @@ class CredentialRotation(ops.Object):
         policy = parse_rotation_interval(self._charm.config.get(ROTATION_OPTION, "monthly"))
         state = owned.ensure(policy)
         published = dict(state.content)
+        new: dict[str, str] | None = None
         try:
             new = self._rotate(label, dict(published))
             revision = owned.publish(state, new)
         except _ROTATION_FAULTS as e:
-            raise self._put_back(label, published, e) from None
+            raise self._put_back(label, published, new, e) from None
         logger.info("rotated %s: revision %s published", label, revision)
         self._reconcile()
         return state.id, revision
 
-    def _put_back(self, label: str, published: dict[str, str], cause: Exception) -> RotationError:
+    def _put_back(
+        self,
+        label: str,
+        published: dict[str, str],
+        applied: dict[str, str] | None,
+        cause: Exception,
+    ) -> RotationError:
         """Restore the published credential in the workload; the error to report."""
         reason = _fault_reason(cause)
         try:
             if self._restore is not None:
-                self._restore(label, published)
+                self._restore(label, published, applied)
             self._reconcile()
         except _ROTATION_FAULTS as e:
             logger.warning("restoring %s after a failed rotation: %s", label, _fault_reason(e))

@@ -19,6 +19,8 @@ from charmarr_interfaces.testing import builders
 from charmarr_interfaces.testing.charms import load_charm
 from charmarr_interfaces.testing.fake_qbittorrent import FakeQBittorrent
 from charmarr_interfaces.testing.fakes import FakeNetwork
+from charmarr_interfaces.testing.faults import before_hook_tool, pebble_outage
+from charmarr_interfaces.testing.juju_semantics import leadership
 from charmarr_interfaces.testing.pytest_plugin import record_hook_tools
 from charmarr_interfaces.testing.wired import wired_state
 
@@ -711,3 +713,42 @@ def test_media_volume_is_mounted_at_data_and_unset_blocks(ctx, fake_network):
         "then juju config qbittorrent-k8s media-volume=<pvc>"
     )
     assert cluster.container("qbittorrent-k8s", "qbittorrent")["volumeMounts"] == []
+
+
+def test_pebble_lost_right_after_the_live_password_change_still_publishes_it(
+    ctx, fake_network, monkeypatch
+):
+    """The running app took the new password, then Pebble went: the password qBittorrent
+    runs with is the one published (never a credential no secret holds)."""
+    state, fake = wired(fake_network)
+    old = credentials(state)["password"]
+    original = fake._set_preferences
+    with pebble_outage() as outage:
+
+        def set_prefs(params):
+            answer = original(params)
+            if "web_ui_password" in params.get("json", ""):
+                outage.start()
+            return answer
+
+        monkeypatch.setattr(fake, "_set_preferences", set_prefs)
+        out = ctx.run(ctx.on.action("rotate-credentials"), state)
+    new = credentials(out)["password"]
+    assert new != old and fake.accepts("admin", new) and not fake.accepts("admin", old)
+    assert ctx.action_results == {"secret-id": credentials_secret(out).id, "revision": 2}
+    assert out.unit_status.name == "waiting"
+
+
+def test_leadership_lost_after_the_live_password_change_puts_the_old_one_back(ctx, fake_network):
+    """Juju refuses the new revision (leadership moved): the app is put back on the
+    published password and the action says the old credential is kept."""
+    state, fake = wired(fake_network)
+    old = credentials(state)["password"]
+    with leadership() as lead, before_hook_tool("secret-set", lead.lose):
+        with pytest.raises(testing.ActionFailed) as failure:
+            ctx.run(ctx.on.action("rotate-credentials"), state)
+    assert "old credential kept" in failure.value.message
+    out = failure.value.state
+    assert credentials(out)["password"] == old
+    assert credentials_secret(out)._latest_revision == 1
+    assert fake.accepts("admin", old)
