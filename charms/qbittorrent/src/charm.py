@@ -442,3 +442,7 @@ def _credentials_of(content: dict[str, str]) -> tuple[str, str]:
             "juju run qbittorrent/leader rotate-credentials"
         )
     return username, password
+
+
+if __name__ == "__main__":  # pragma: nocover
+    ops.main(QBittorrentCharm)
