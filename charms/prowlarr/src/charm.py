@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 PROXY_RECORD = "config/host/proxy"
 """Where the fingerprint of the proxy password Prowlarr holds is recorded."""
+SYNC_RECORD = f"command/{servarr.INDEXER_SYNC}"
+"""Where the fingerprint of the key a forced indexer sync last pushed is recorded."""
 
 
 class ProwlarrCharm(ArrCharm):
@@ -89,7 +91,13 @@ class ProwlarrCharm(ArrCharm):
             keep.add(name)
             app = name.removesuffix(" (juju)")
             self._problems.append(WaitingError(f"waiting for {app} to publish on {endpoint}"))
-        servarr.sync_entries(client, servarr.APPLICATIONS, wanted, self.applied(), keep=keep)
+        result = servarr.sync_entries(
+            client, servarr.APPLICATIONS, wanted, self.applied(), keep=keep
+        )
+        self._report_refused(result, "application")
+        if wanted and self.applied().get(SYNC_RECORD) != self._sync_fingerprint(self._api_key):
+            # A rotation whose sync did not start (or a key changed by hand): catch up.
+            self._force_indexer_sync(client, self._api_key)
         if wanted:
             apps = ", ".join(sorted(n.removesuffix(" (juju)") for n in wanted))
             self._notes.append(f"syncing to {apps}")
@@ -114,14 +122,28 @@ class ProwlarrCharm(ArrCharm):
             raise WaitingError(f"VPN {gateway.app} disconnected; indexer searches wait for it")
         self._notes.append(f"via VPN {gateway.public_ip or '(IP unknown)'}")
 
-    def _on_key_accepted(self, client: servarr.ServarrClient) -> None:
+    def _on_key_accepted(self, client: servarr.ServarrClient, api_key: str) -> None:
         """Push the new key into the indexers Prowlarr synced to Radarr and Sonarr."""
         if not self.indexer.relations:
             return
         try:
-            client.command("ApplicationIndexerSync")
+            self._force_indexer_sync(client, api_key)
         except CharmarrError as e:
             logger.warning("indexer sync after rotation not started: %s", e.message)
+
+    @staticmethod
+    def _sync_fingerprint(api_key: str) -> str:
+        return servarr.credential_hash(SYNC_RECORD, {API_KEY: api_key})
+
+    def _force_indexer_sync(self, client: servarr.ServarrClient, api_key: str) -> None:
+        """Sync every indexer into every application, even those that look unchanged.
+
+        Radarr and Sonarr show an indexer's key masked, and Prowlarr's sync takes a masked
+        remote key as equal (``RadarrIndexer.Equals``), so a plain sync would never bring
+        them a new Prowlarr key: ``forceSync`` updates them all.
+        """
+        client.command(servarr.INDEXER_SYNC, forceSync=True)
+        self.applied()[SYNC_RECORD] = self._sync_fingerprint(api_key)
 
 
 if __name__ == "__main__":  # pragma: nocover

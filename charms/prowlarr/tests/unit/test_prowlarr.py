@@ -84,7 +84,8 @@ def test_first_start_writes_the_key_before_starting_prowlarr(ctx, fake_network):
     service = plan.services["prowlarr"]
     assert service.command == "/app/prowlarr/bin/Prowlarr -nobrowser -data=/config"
     assert (service.user_id, service.group_id) == (1000, 1000)
-    assert not service.environment
+    assert key not in str(service.environment)
+    assert service.environment["TMPDIR"] == "/run/prowlarr-temp"
     assert plan.checks["prowlarr-ready"].http == {"url": "http://localhost:9696/ping"}
     assert fake.accepted(key)
     assert out.unit_status == ops.ActiveStatus("ready")
@@ -277,10 +278,12 @@ def test_rotation_applies_then_publishes_and_resyncs_indexers(ctx, fake_network,
         return original(self, content)
 
     monkeypatch.setattr(ops.Secret, "set_content", spy)
+    before = len(fake.commands)
     out = ctx.run(ctx.on.action("rotate-credentials"), first)
     new = _owned(out).latest_content["api-key"]
-    assert order == ["accepted", "synced:1"]
-    assert fake.commands == ["ApplicationIndexerSync"]
+    assert order == ["accepted", f"synced:{before + 1}"]
+    # Forced: a plain sync would take the masked remote keys as equal and skip them.
+    assert fake.command_bodies[before:] == [{"name": "ApplicationIndexerSync", "forceSync": True}]
     assert f"<ApiKey>{new}</ApiKey>" in _config_text(out)
     assert ctx.action_results == {"secret-id": _owned(out).id, "revision": 2}
     assert out.unit_status.name == "active"
