@@ -377,7 +377,7 @@ def _plex_kit(unit: str, root: Path) -> _Kit:
     fake = FakePlexServer(config / PLEX_PREFS)
     workload = Workload(unit, "plex", fake)
     return _Kit(
-        [_config_container("plex", config)],
+        [_config_container("plex", config, execs={testing.Exec(["chown"])})],
         [testing.Storage("config")],
         {("plex", "plex"): workload},
         {32400: workload},
