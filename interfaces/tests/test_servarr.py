@@ -358,6 +358,12 @@ def test_proxy_update_rules():
     removed = servarr.proxy_update(settled, None, proxy.fingerprint)
     assert removed is not None and removed["proxyEnabled"] is False
     assert "p" * 12 not in repr(proxy)
+    # Prowlarr shows the proxy password as stored: one changed in its UI is put back.
+    plain = {**wanted, "proxyPassword": "p" * 12}
+    assert servarr.proxy_update(plain, proxy, proxy.fingerprint) is None
+    edited = {**wanted, "proxyPassword": "typed-in-the-ui"}
+    fixed = servarr.proxy_update(edited, proxy, proxy.fingerprint)
+    assert fixed is not None and fixed["proxyPassword"] == "p" * 12
 
 
 def test_split_url():

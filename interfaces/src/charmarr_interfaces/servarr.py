@@ -605,13 +605,17 @@ def proxy_update(
     """The host config to PUT to make the proxy match ``proxy``, or None if it already does.
 
     ``applied`` is the fingerprint recorded when the charm last set a proxy (None if it never
-    did); with ``proxy`` None a proxy is only removed if the charm set it.
+    did); with ``proxy`` None a proxy is only removed if the charm set it. Prowlarr returns
+    ``proxyPassword`` as stored (``HostConfigResource``), so a password changed in its UI is
+    seen and put back; a masked one is judged by the fingerprint alone.
     """
     if proxy is None:
         if applied is None:
             return None
         return {**current, **NO_PROXY}
     wanted = proxy.settings()
-    if all(current.get(k) == v for k, v in wanted.items()) and applied == proxy.fingerprint:
+    shown = current.get("proxyPassword")
+    password_ok = shown in (MASKED, proxy.password) and applied == proxy.fingerprint
+    if all(current.get(k) == v for k, v in wanted.items()) and password_ok:
         return None
     return {**current, **wanted, "proxyPassword": proxy.password}
