@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from charmarr_interfaces.http import Request
 from charmarr_interfaces.servarr import RADARR, SONARR, MediaManager
 from charmarr_interfaces.testing.charms import context
-from charmarr_interfaces.http import Request
 from charmarr_interfaces.testing.fake_servarr import (
     FakeServarr,
     config_xml,
@@ -134,7 +134,7 @@ def test_plex_without_a_library_of_this_kind_blocks_until_one_exists(ctx, fake_n
 def test_a_setting_changed_in_the_web_ui_is_put_back_and_the_app_restarted(
     ctx, fake_network, tag, drifted
 ):
-    state, fake = media_manager_world(APP, fake_network)
+    state, _ = media_manager_world(APP, fake_network)
     out = ctx.run(ctx.on.update_status(), state)
     assert out.unit_status.name == "active"
     path = next(iter(out.containers)).mounts["config"].source / "config.xml"
