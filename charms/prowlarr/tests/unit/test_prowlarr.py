@@ -443,3 +443,29 @@ def test_a_host_config_put_never_changes_the_key(fake_network):
     client.put_host_config({**client.host_config(), "apiKey": "e" * 32})
     assert fake.api_key == key and client.host_config()["apiKey"] == key
     assert state is not None
+
+
+def test_a_rotation_while_an_app_is_down_syncs_it_when_it_answers(ctx, fake_network, monkeypatch):
+    _fast_rotation(monkeypatch)
+    state, fake = _with_indexer(fake_network)
+    first = _converged(ctx, state)
+    address = _peer_address(state, "radarr")
+    radarr = fake_network.apps.pop(address)
+
+    rotated = ctx.run(ctx.on.action("rotate-credentials"), first)
+    new = fake.api_key
+    assert radarr.field("indexer", "Nyaa (Prowlarr)", "apiKey") != new
+    out = ctx.run(ctx.on.update_status(), rotated)
+    assert out.unit_status == ops.WaitingStatus(
+        "waiting for radarr to answer, to sync Prowlarr's indexers into it"
+    )
+
+    fake_network.add(address, radarr)
+    before = len(fake.commands)
+    out = ctx.run(ctx.on.update_status(), out)
+    assert fake.command_bodies[before:] == [{"name": "ApplicationIndexerSync", "forceSync": True}]
+    assert radarr.field("indexer", "Nyaa (Prowlarr)", "apiKey") == new
+    assert out.unit_status.name == "active"
+    again = len(fake.commands)
+    ctx.run(ctx.on.update_status(), out)
+    assert len(fake.commands) == again, "once per key and application"
