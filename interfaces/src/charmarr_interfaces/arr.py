@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -67,6 +68,10 @@ CONFIG_XML = "/config/config.xml"
 APPLIED_FILE = "/config/.charmarr-applied.json"
 USER_ID = 1000
 GROUP_ID = 1000
+
+
+_KEY_REFUSED = re.compile(r"invalid credentials|invalid api key", re.IGNORECASE)
+"""How Radarr/Sonarr word an indexer test that Prowlarr refused for its key."""
 
 
 class ConfigXmlError(CharmarrError):
@@ -700,7 +705,8 @@ class MediaManagerCharm(ArrCharm):
             try:
                 client.test(servarr.INDEXERS, entry)
             except servarr.RefusedError as e:
-                if any("api key" in f.lower() for f in e.failures):
+                # Radarr/Sonarr HttpIndexerBase.TestConnection: a 401 or 403 from Prowlarr
+                if any(_KEY_REFUSED.search(f) for f in e.failures):
                     stale.append(str(entry.get("name")))
                 else:  # the indexer itself is down: not a key problem
                     logger.info("indexer %s failed its test: %s", entry.get("name"), e.failures)

@@ -411,7 +411,8 @@ class FakeServarr(FakeApp):
 
     def _test_plex(self, values: dict[str, Any]) -> list[Failure]:
         # mirrors Radarr src/NzbDrone.Core/Notifications/Plex/Server/PlexServerService.cs Test
-        # (Sonarr: the same file, with TV libraries)
+        # (Sonarr: the same file, with TV libraries); the messages of every test here are
+        # those of src/NzbDrone.Core/Localization/Core/en.json at v5.26.2
         kind, label = ("movie", "Movie") if self.app == RADARR else ("show", "TV")
         client = HttpClient(self._url(values), name="plex")
         try:
@@ -424,7 +425,7 @@ class FakeServarr(FakeApp):
         except WorkloadUnreachableError:
             return [failure("Host", "Unable to connect to Plex Media Server")]
         if answer.status == 401:
-            return [failure("AuthToken", "Invalid authentication token")]
+            return [failure("AuthToken", "Authentication Token is invalid")]
         types = re.findall(r'<Directory[^>]*\stype="([^"]+)"', answer.text)
         if kind not in types:
             return [failure("Host", f"At least one {label} library is required")]
@@ -444,7 +445,7 @@ class FakeServarr(FakeApp):
         except WorkloadUnreachableError:
             return [failure("Host", "Unable to connect to qBittorrent")]
         if answer.status != 200 or answer.text.strip() != "Ok.":
-            return [failure("Username", "Authentication failure")]
+            return [failure("Username", "Authentication Failure")]
         return []
 
     def _test_sabnzbd(self, values: dict[str, Any]) -> list[Failure]:
@@ -498,23 +499,25 @@ class FakeServarr(FakeApp):
         return []
 
     def _test_indexer(self, entry: dict[str, Any]) -> list[Failure]:
-        # mirrors Radarr src/NzbDrone.Core/Indexers/Newznab/Newznab.cs TestCapabilities
+        # mirrors Radarr src/NzbDrone.Core/Indexers/HttpIndexerBase.cs TestConnection (v5.26)
         values = values_of(entry)
         url = str(values.get("baseUrl") or "").rstrip("/")
         client = HttpClient(url, name="indexer")
+        detail = "check the log above the ValidationFailure for more details."
         try:
             answer = client.request(
                 "GET",
                 str(values.get("apiPath") or "/api"),
                 params={"t": "caps", "apikey": values.get("apiKey")},
-                expect=(200, 401, 404),
+                expect=(200, 401, 403, 404),
             )
         except WorkloadUnreachableError:
-            return [failure("BaseUrl", "Unable to connect to indexer")]
-        if answer.status == 401:
-            return [failure("ApiKey", "Invalid API Key")]
+            return [failure("", f"Unable to connect to indexer, {detail}")]
+        if answer.status in (401, 403):
+            reason = f"HTTP request failed: [{answer.status}:Unauthorized]"
+            return [failure("", f"Unable to connect to indexer, invalid credentials. {reason}")]
         if answer.status != 200:
-            return [failure("BaseUrl", "Unable to connect to indexer")]
+            return [failure("", f"Unable to connect to indexer, {detail}")]
         return []
 
     # -- Prowlarr: the indexer sync ------------------------------------------------------------
