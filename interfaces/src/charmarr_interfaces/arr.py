@@ -4,8 +4,14 @@
   written with a real XML parser that keeps every other setting, before the app first
   starts, and never through the environment (``*__AUTH__APIKEY`` would override the file
   and show up in ``pebble plan``).
-- The Pebble layer: the app runs directly as 1000:1000 with a readiness check on the
-  anonymous ``/ping``.
+- config.xml also pins ``Port``, ``BindAddress`` and ``UrlBase`` (every integration
+  depends on them) and is put back, with a restart, when they drift.
+- The Pebble layer: the app runs directly as 1000:1000 with what the image's s6 init
+  would have given it (``TMPDIR`` created, ``HOME``, working directory) and a readiness
+  check on the anonymous ``/ping``.
+- A write the app refuses (its connection test runs even with ``forceSave``) becomes a
+  status with the app's own reasons: Waiting and retried when it is passing, Blocked with
+  what to do when the user must act (a Plex library).
 - :class:`ArrCharm`: the holistic reconcile (owned key secret, config.xml, layer, ports,
   health, per-relation wiring) with collect-status, and key rotation: new key ->
   config.xml -> restart -> bounded wait until an authenticated call with the new key works
