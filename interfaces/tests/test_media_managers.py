@@ -113,6 +113,22 @@ def test_first_start_writes_generated_key_to_config_xml_before_the_service_start
     assert [e.command for e in ctx.exec_history[APP.name]] == [["chown", "1000:1000", "/config"]]
 
 
+def test_the_images_tmpdir_exists_for_the_app_user_before_it_starts(ctx, fake_network):
+    """linuxserver's init-<app>-config creates TMPDIR; under Pebble the charm does."""
+    state, _ = servarr_state(APP, fake_network, deployed=False)
+    with pebble_calls() as calls:
+        out = ctx.run(ctx.on.pebble_ready(next(iter(state.containers))), state)
+    container = next(iter(out.containers))
+    temp = container.get_filesystem(ctx) / f"run/{APP.name}-temp"
+    assert temp.is_dir()
+    assert calls.index("make_dir") < calls.index("replan")
+    plan = container.plan.services[APP.name]
+    assert plan.environment["TMPDIR"] == f"/run/{APP.name}-temp"
+    with pebble_calls() as calls:
+        ctx.run(ctx.on.update_status(), out)
+    assert "make_dir" not in calls, "only before a (re)plan"
+
+
 def test_pebble_layer_runs_the_app_directly_as_1000_with_ping_readiness(ctx, fake_network):
     state, _ = servarr_state(APP, fake_network, deployed=False)
     out = ctx.run(ctx.on.pebble_ready(next(iter(state.containers))), state)

@@ -58,14 +58,7 @@ from .secrets import (
     parse_rotation_interval,
     read_consumed_secret,
 )
-from .workload import (
-    ensure_layer,
-    layer_differs,
-    poll,
-    pull_text,
-    push_if_changed,
-    service_url,
-)
+from .workload import ensure_layer, poll, pull_text, push_if_changed, service_url
 
 logger = logging.getLogger(__name__)
 
@@ -378,16 +371,21 @@ class ArrCharm(ops.CharmBase):
             self._own_config_dir()
         wanted = render_config_xml(current, pinned_settings(self.servarr, api_key))
         pushed = self._push_config(wanted, current)
-        layer = pebble_layer(self.servarr)
-        if pushed or layer_differs(self.container.get_plan(), layer):
-            # About to (re)start: the image's TMPDIR must exist (a new container has none).
-            self.container.make_dir(
-                temp_dir(self.servarr), make_parents=True, user_id=USER_ID, group_id=GROUP_ID
-            )
-        replanned = ensure_layer(self.container, self.servarr.name, layer)
+        replanned = ensure_layer(
+            self.container,
+            self.servarr.name,
+            pebble_layer(self.servarr),
+            before_replan=self._make_temp_dir,
+        )
         if pushed and not replanned:
             logger.info("config.xml changed (key, port, bind address or URL base); restarting")
             self.container.restart(self.servarr.name)
+
+    def _make_temp_dir(self) -> None:
+        """The image's TMPDIR, before a (re)start: a new container does not have it."""
+        self.container.make_dir(
+            temp_dir(self.servarr), make_parents=True, user_id=USER_ID, group_id=GROUP_ID
+        )
 
     def _push_config(self, wanted: str, current: str | None) -> bool:
         return push_if_changed(
