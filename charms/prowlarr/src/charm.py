@@ -163,6 +163,8 @@ class ProwlarrCharm(ArrCharm):
         check the outcome with their own indexer test.
 
         Args:
+            client: this unit's Prowlarr.
+            api_key: Prowlarr's current key.
             targets: application name -> (implementation, base URL).
         """
         fingerprint = servarr.credential_hash(SYNC_RECORD, {API_KEY: api_key})
