@@ -113,6 +113,22 @@ def test_first_start_writes_generated_key_to_config_xml_before_the_service_start
     assert [e.command for e in ctx.exec_history[APP.name]] == [["chown", "1000:1000", "/config"]]
 
 
+def test_the_images_tmpdir_exists_for_the_app_user_before_it_starts(ctx, fake_network):
+    """linuxserver's init-<app>-config creates TMPDIR; under Pebble the charm does."""
+    state, _ = servarr_state(APP, fake_network, deployed=False)
+    with pebble_calls() as calls:
+        out = ctx.run(ctx.on.pebble_ready(next(iter(state.containers))), state)
+    container = next(iter(out.containers))
+    temp = container.get_filesystem(ctx) / f"run/{APP.name}-temp"
+    assert temp.is_dir()
+    assert calls.index("make_dir") < calls.index("replan")
+    plan = container.plan.services[APP.name]
+    assert plan.environment["TMPDIR"] == f"/run/{APP.name}-temp"
+    with pebble_calls() as calls:
+        ctx.run(ctx.on.update_status(), out)
+    assert "make_dir" not in calls, "only before a (re)plan"
+
+
 def test_pebble_layer_runs_the_app_directly_as_1000_with_ping_readiness(ctx, fake_network):
     state, _ = servarr_state(APP, fake_network, deployed=False)
     out = ctx.run(ctx.on.pebble_ready(next(iter(state.containers))), state)
@@ -120,7 +136,13 @@ def test_pebble_layer_runs_the_app_directly_as_1000_with_ping_readiness(ctx, fak
     service = plan.services[APP.name]
     assert service.command == f"/app/{APP.name}/bin/{APP.title} -nobrowser -data=/config"
     assert (service.user_id, service.group_id) == (1000, 1000)
-    assert not service.environment, "no key (nor anything else) in the Pebble environment"
+    assert service.environment == {
+        "HOME": "/config",
+        "TMPDIR": f"/run/{APP.name}-temp",
+        "XDG_CONFIG_HOME": "/config/xdg",
+        "COMPlus_EnableDiagnostics": "0",
+    }, "what the image's s6 init would give the app, and no key"
+    assert service.working_dir == f"/app/{APP.name}/bin"
     check = plan.checks[f"{APP.name}-ready"]
     assert check.level == ops.pebble.CheckLevel.READY
     assert check.http == {"url": f"http://localhost:{APP.port}/ping"}
@@ -595,7 +617,10 @@ def test_refused_root_folder_blocks_with_a_hint(ctx, fake_network):
     fake.handle = refuse
     out = ctx.run(ctx.on.update_status(), state)
     assert out.unit_status.name == "blocked"
-    assert f"refused root folder {APP.root_folder} (HTTP 400)" in out.unit_status.message
+    assert out.unit_status.message == (
+        f"{APP.name} refused root folder {APP.root_folder}: not writable; "
+        "is the media volume mounted at /data?"
+    )
 
 
 # ---------------------------------------------------------------------------------------------

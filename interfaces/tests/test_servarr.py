@@ -6,11 +6,22 @@ against the apps' own OpenAPI documents.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from charmarr_interfaces import servarr
-from charmarr_interfaces.arr import ConfigXmlError, pebble_layer, read_api_key, render_config_xml
+from charmarr_interfaces.arr import (
+    ConfigXmlError,
+    pebble_layer,
+    pinned_settings,
+    read_api_key,
+    render_config_xml,
+)
 from charmarr_interfaces.http import Request, WorkloadHttpError, WorkloadUnreachableError
+from charmarr_interfaces.testing.fake_plex import FakePlexServer
+from charmarr_interfaces.testing.fake_qbittorrent import FakeQBittorrent
+from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
 from charmarr_interfaces.testing.fake_servarr import FakeServarr, config_xml
 from charmarr_interfaces.testing.openapi import reference_dir, validate_request, validate_requests
 
@@ -35,6 +46,25 @@ def prowlarr(fake_network):
         validate_requests(fake.requests, "prowlarr")
 
 
+@pytest.fixture
+def peers(fake_network):
+    """The apps the entries below point at, answering as set up by their charms."""
+    qbt = FakeQBittorrent("admin", "pw-123456789")
+    fake_network.add("qbittorrent.media.svc.cluster.local:8080", qbt)
+    sab = FakeSabnzbd("s" * 32)
+    sab.add_user_category("sonarr", "/data/downloads/sonarr")
+
+    def sab_under_base(request):  # SABnzbd's url_base /sab
+        return sab(Request(request.method, request.url.replace("/sab/", "/", 1), request.headers))
+
+    fake_network.add("sab.example:9090", sab_under_base)
+    plex = FakePlexServer(None, token="t" * 20)
+    plex.add_library("movie", "Movies")
+    fake_network.add("plex:32400", plex)
+    fake_network.add("radarr:7878", FakeServarr(servarr.RADARR, "r" * 32))
+    return {"qbittorrent": qbt, "sabnzbd": sab, "plex": plex}
+
+
 def _client(app=servarr.RADARR, key=KEY):
     return servarr.ServarrClient(f"http://localhost:{app.port}", app, key, name=app.name)
 
@@ -44,47 +74,72 @@ def _client(app=servarr.RADARR, key=KEY):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_new_config_xml_holds_only_the_key():
-    text = render_config_xml(None, KEY)
+PINNED = pinned_settings(servarr.RADARR, KEY)
+
+
+def test_new_config_xml_holds_the_key_and_where_the_app_listens():
+    text = render_config_xml(None, PINNED)
     assert read_api_key(text) == KEY
     assert text.startswith("<Config>")
+    for pinned in ("<Port>7878</Port>", "<BindAddress>*</BindAddress>", "<UrlBase />"):
+        assert pinned in text
 
 
 def test_key_is_replaced_and_every_other_setting_kept():
     current = (
         '<?xml version="1.0" encoding="utf-8"?>\n<Config>\n  <!-- mine -->\n'
-        "  <Port>7878</Port>\n  <ApiKey>old</ApiKey>\n  <UrlBase>/radarr</UrlBase>\n</Config>\n"
+        "  <Port>7878</Port>\n  <ApiKey>old</ApiKey>\n  <LogLevel>debug</LogLevel>\n</Config>\n"
     )
-    text = render_config_xml(current, KEY)
+    text = render_config_xml(current, PINNED)
     assert read_api_key(text) == KEY
-    for kept in ("<Port>7878</Port>", "<UrlBase>/radarr</UrlBase>", "<!-- mine -->"):
+    for kept in ("<Port>7878</Port>", "<LogLevel>debug</LogLevel>", "<!-- mine -->"):
         assert kept in text
     assert text.startswith('<?xml version="1.0" encoding="utf-8"?>')
     assert "old" not in text
 
 
 def test_missing_key_element_is_added():
-    text = render_config_xml("<Config>\n  <Port>8989</Port>\n</Config>\n", KEY)
+    text = render_config_xml("<Config>\n  <LogLevel>info</LogLevel>\n</Config>\n", PINNED)
     assert read_api_key(text) == KEY
-    assert "<Port>8989</Port>" in text
+    assert "<LogLevel>info</LogLevel>" in text
 
 
-def test_same_key_returns_the_text_unchanged():
+def test_same_settings_return_the_text_unchanged():
     current = config_xml(KEY, 7878).replace("  ", "\t")
-    assert render_config_xml(current, KEY) is current
+    assert render_config_xml(current, PINNED) is current
+
+
+@pytest.mark.parametrize(
+    ("drift", "fixed"),
+    [
+        ("<Port>7879</Port>", "<Port>7878</Port>"),
+        ("<BindAddress>127.0.0.1</BindAddress>", "<BindAddress>*</BindAddress>"),
+        ("<UrlBase>/radarr</UrlBase>", "<UrlBase />"),
+    ],
+)
+def test_a_setting_changed_in_the_web_ui_is_put_back(drift, fixed):
+    current = config_xml(KEY, 7878)
+    tag = drift[1 : drift.index(">")]
+    drifted = re.sub(rf"<{tag}>[^<]*</{tag}>", drift, current)
+    text = render_config_xml(drifted, PINNED)
+    assert fixed in text and drift not in text
+    assert "<Branch>master</Branch>" in text
 
 
 @pytest.mark.parametrize("garbage", ["<Config><ApiKey>x", "<Settings/>", "not xml at all"])
 def test_garbage_config_xml_is_refused(garbage):
     with pytest.raises(ConfigXmlError) as error:
-        render_config_xml(garbage, KEY)
+        render_config_xml(garbage, PINNED)
     assert "config.xml" in error.value.message
 
 
-def test_layer_has_no_environment_and_a_ping_check():
+def test_layer_sets_what_the_s6_init_would_and_a_ping_check():
     layer = pebble_layer(servarr.SONARR)
     service = layer["services"]["sonarr"]
-    assert "environment" not in service
+    # mirrors linuxserver/docker-sonarr Dockerfile ENV and init-sonarr-config/run
+    assert service["environment"]["TMPDIR"] == "/run/sonarr-temp"
+    assert service["environment"]["XDG_CONFIG_HOME"] == "/config/xdg"
+    assert service["working-dir"] == "/app/sonarr/bin"
     assert service["command"] == "/app/sonarr/bin/Sonarr -nobrowser -data=/config"
     assert layer["checks"]["sonarr-ready"]["http"] == {"url": "http://localhost:8989/ping"}
 
@@ -134,7 +189,7 @@ def _qbit(app=servarr.RADARR, password="pw-123456789"):
     )
 
 
-def test_download_client_payloads_are_valid_for_radarr_and_sonarr(radarr, fake_network):
+def test_download_client_payloads_are_valid_for_radarr_and_sonarr(radarr, fake_network, peers):
     sonarr = FakeServarr(servarr.SONARR, KEY)
     fake_network.add("localhost:8989", sonarr)
     _client().create(servarr.DOWNLOAD_CLIENTS, _qbit().payload)
@@ -160,7 +215,7 @@ def test_download_client_payloads_are_valid_for_radarr_and_sonarr(radarr, fake_n
     assert validate_requests(sonarr.requests, "sonarr") == 1  # skips without ../shared
 
 
-def test_plex_notification_and_root_folder_payloads_are_valid(radarr):
+def test_plex_notification_and_root_folder_payloads_are_valid(radarr, peers):
     plex = servarr.plex_notification(
         servarr.RADARR, name="plex (juju)", url="http://plex:32400", token="t" * 20
     )
@@ -170,7 +225,7 @@ def test_plex_notification_and_root_folder_payloads_are_valid(radarr):
     assert radarr.field("notification", "plex (juju)", "authToken") == "t" * 20
 
 
-def test_prowlarr_application_host_config_and_command_are_valid(prowlarr):
+def test_prowlarr_application_host_config_and_command_are_valid(prowlarr, peers):
     app = servarr.prowlarr_application(
         servarr.RADARR,
         name="radarr (juju)",
@@ -211,7 +266,7 @@ def test_the_validator_rejects_what_the_documents_do_not_allow():
 # ---------------------------------------------------------------------------------------------
 
 
-def test_sync_creates_updates_deletes_managed_entries_only(radarr):
+def test_sync_creates_updates_deletes_managed_entries_only(radarr, peers):
     user = radarr.add("downloadclient", {"name": "mine", "implementation": "Nzbget", "fields": []})
     orphan = radarr.add(
         "downloadclient", {"name": "old (juju)", "implementation": "Sabnzbd", "fields": []}
@@ -243,7 +298,7 @@ def test_sync_creates_updates_deletes_managed_entries_only(radarr):
     assert set(radarr.named("downloadclient")) == {"mine"} and applied == {}
 
 
-def test_a_new_credential_is_put_and_masked_values_stay(radarr):
+def test_a_new_credential_is_put_and_masked_values_stay(radarr, peers):
     applied: dict[str, str] = {}
     servarr.sync_entries(
         _client(), servarr.DOWNLOAD_CLIENTS, {"qbittorrent (juju)": _qbit()}, applied
@@ -261,7 +316,7 @@ def test_a_new_credential_is_put_and_masked_values_stay(radarr):
     assert radarr.field("downloadclient", "qbittorrent (juju)", "initialState") == 2
 
 
-def test_lost_fingerprints_cost_one_put_not_a_loop(radarr):
+def test_lost_fingerprints_cost_one_put_not_a_loop(radarr, peers):
     applied: dict[str, str] = {}
     wanted = {"qbittorrent (juju)": _qbit()}
     servarr.sync_entries(_client(), servarr.DOWNLOAD_CLIENTS, wanted, applied)
@@ -303,6 +358,12 @@ def test_proxy_update_rules():
     removed = servarr.proxy_update(settled, None, proxy.fingerprint)
     assert removed is not None and removed["proxyEnabled"] is False
     assert "p" * 12 not in repr(proxy)
+    # Prowlarr shows the proxy password as stored: one changed in its UI is put back.
+    plain = {**wanted, "proxyPassword": "p" * 12}
+    assert servarr.proxy_update(plain, proxy, proxy.fingerprint) is None
+    edited = {**wanted, "proxyPassword": "typed-in-the-ui"}
+    fixed = servarr.proxy_update(edited, proxy, proxy.fingerprint)
+    assert fixed is not None and fixed["proxyPassword"] == "p" * 12
 
 
 def test_split_url():

@@ -45,12 +45,48 @@ def secret_revision(juju: jubilant.Juju, label: str) -> int:
 
 
 def http_from_unit(
-    juju: jubilant.Juju, unit: str, url: str, headers: dict[str, str] | None = None
+    juju: jubilant.Juju,
+    unit: str,
+    url: str,
+    headers: dict[str, str] | None = None,
+    method: str = "GET",
 ) -> str:
-    """GET ``url`` from inside ``unit``'s pod (the charm container shares the pod network)."""
+    """Request ``url`` from inside ``unit``'s pod (the charm container shares the pod network)."""
     script = (
         "import sys, urllib.request as u; "
-        f"r = u.Request({url!r}, headers={headers or {}!r}); "
+        f"r = u.Request({url!r}, headers={headers or {}!r}, method={method!r}); "
         "sys.stdout.write(u.urlopen(r, timeout=10).read().decode())"
     )
     return juju.exec("python3", "-c", script, unit=unit).stdout
+
+
+PLEX_LIBRARIES = (
+    ("Movies", "movie", "tv.plex.agents.movie", "Plex Movie", "/data/movies"),
+    ("TV Shows", "show", "tv.plex.agents.series", "Plex TV Series", "/data/tv"),
+)
+"""What the guide has the user create in Plex: Radarr and Sonarr refuse Plex without them."""
+
+
+def create_plex_libraries(juju: jubilant.Juju) -> None:
+    """Create the Movie and TV libraries through Plex's API, as the owner would in its UI."""
+    from urllib.parse import urlencode
+
+    token = secret_content(juju, "plex-token")["token"]
+    for name, kind, agent, scanner, location in PLEX_LIBRARIES:
+        query = urlencode(
+            {
+                "name": name,
+                "type": kind,
+                "agent": agent,
+                "scanner": scanner,
+                "language": "en-US",
+                "location": location,
+            }
+        )
+        http_from_unit(
+            juju,
+            "plex/0",
+            f"http://localhost:32400/library/sections?{query}",
+            {"X-Plex-Token": token},
+            method="POST",
+        )

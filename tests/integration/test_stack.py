@@ -10,6 +10,7 @@ import pytest
 from stack_helpers import (
     APPS,
     TIMEOUT,
+    create_plex_libraries,
     http_from_unit,
     secret_content,
     secret_revision,
@@ -31,6 +32,10 @@ def test_stack_settles(stack: jubilant.Juju):
     expected_active = [a for a in APPS if a != "gluetun" or vpn_available()]
     if not os.environ.get("CHARMARR_PLEX_CLAIM"):
         expected_active.remove("plex")
+    else:
+        # Radarr and Sonarr test their Plex connection, which needs a library of each kind.
+        stack.wait(lambda s: jubilant.all_active(s, "plex"), timeout=TIMEOUT)
+        create_plex_libraries(stack)
     stack.wait(
         lambda s: jubilant.all_active(s, *expected_active),
         error=jubilant.any_error,

@@ -132,8 +132,10 @@ def prowlarr_key_used(stack: Stack, hooks: list[Any]) -> list[tuple[str, bool]]:
     for hook in hooks:
         for request in stack.requests_of(hook):
             if address in request.url and request.path != "/ping":
+                # The charm's calls carry the key in X-Api-Key; the app's own calls to an
+                # indexer Prowlarr synced to it (Torznab/Newznab) carry it as ?apikey=.
                 key = {k.lower(): v for k, v in request.headers.items()}.get("x-api-key")
-                used.append(key)
+                used.append(key or request.query.get("apikey"))
     fake = stack.app("prowlarr").fake
     return [(key, key == fake.api_key) for key in used]
 
@@ -240,6 +242,16 @@ def check_media_volume(stack: Stack) -> None:
         assert claims.get(volume) == app.config["media-volume"], f"{app.name}: wrong PVC"
 
 
+def prowlarr_indexer_keys(stack: Stack, app: str) -> dict[str, str]:
+    """The key each indexer Prowlarr synced into ``app`` holds (stored, unmasked), by name."""
+    base = f"http://{service('prowlarr', 9696)}/"
+    return {
+        str(e["name"]): fields_of(e).get("apiKey")
+        for e in stack.app(app).fake.store["indexer"].values()
+        if str(fields_of(e).get("baseUrl", "")).startswith(base)
+    }
+
+
 def check_delivered(stack: Stack) -> None:
     """Every credential of the bundle is where it is used, at its current value."""
     qbt = stack.owned("qbittorrent", "qbittorrent-credentials").content
@@ -273,6 +285,10 @@ def check_delivered(stack: Stack) -> None:
         assert application is not None, f"prowlarr has no application for {app}"
         assert fields_of(application)["apiKey"] == key
         assert probe_application(application), f"prowlarr cannot call {app} with its key"
+        prowlarr_key = stack.owned("prowlarr", "prowlarr-api-key").content["api-key"]
+        indexers = prowlarr_indexer_keys(stack, app)
+        assert len(indexers) == len(stack.app("prowlarr").fake.indexers), f"{app}: indexers"
+        assert set(indexers.values()) == {prowlarr_key}, f"{app}: an indexer has an old key"
 
     for app in ("qbittorrent", "sabnzbd"):
         fake = stack.app(app).fake

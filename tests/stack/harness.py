@@ -382,7 +382,7 @@ def _plex_kit(unit: str, root: Path) -> _Kit:
     fake = FakePlexServer(config / PLEX_PREFS)
     workload = Workload(unit, "plex", fake)
     return _Kit(
-        [_config_container("plex", config)],
+        [_config_container("plex", config, execs={testing.Exec(["chown"])})],
         [testing.Storage("config")],
         {("plex", "plex"): workload},
         {32400: workload},
@@ -796,7 +796,12 @@ class Stack:
             self.settle()
             if self.fingerprint() == before:
                 return
-        raise HookError(f"the stack still changes after {rounds} update-status rounds")
+        raise HookError(
+            f"the stack still changes after {rounds} update-status rounds: "
+            + "; ".join(
+                f"{u}: {s}" for u, s in self.statuses().items() if not s.startswith("active")
+            )
+        )
 
     def fingerprint(self) -> str:
         """Everything an update-status round could change."""
@@ -1238,8 +1243,21 @@ def deploy_charmarr(
         },
         scale=scale,
     )
+    set_up_apps(stack)
     stack.converge()
     return {"claim": claim, "vpn": vpn}
+
+
+def set_up_apps(stack: Stack) -> None:
+    """What the guide has the operator do in the apps' web UIs: Plex's Movie and TV
+    libraries (Radarr and Sonarr refuse a Plex connection without one) and an indexer in
+    Prowlarr (which Prowlarr then syncs into Radarr and Sonarr)."""
+    for unit in stack.apps["plex"].units if "plex" in stack.apps else []:
+        unit.fake.add_library("movie", "Movies")
+        unit.fake.add_library("show", "TV Shows")
+    for unit in stack.apps["prowlarr"].units if "prowlarr" in stack.apps else []:
+        unit.fake.add_indexer("Nyaa", protocol="torrent")
+        unit.fake.add_indexer("NZBgeek", protocol="usenet")
 
 
 def snapshot(root: Path, into: Path) -> None:

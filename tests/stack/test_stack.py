@@ -291,6 +291,93 @@ def test_an_interrupted_rotation_never_leaves_a_credential_no_secret_holds(
     assert expect.all_active(stack) == {}
 
 
+def test_a_prowlarr_rotation_reaches_every_indexer_radarr_and_sonarr_hold(deployed: Stack):
+    """Radarr and Sonarr show an indexer's key masked and Prowlarr's sync takes a masked
+    key as equal: only a forced sync brings them the new key."""
+    stack = deployed
+    record = stack.owned("prowlarr", "prowlarr-api-key")
+    old = record.content["api-key"]
+    for app in expect.MANAGERS:
+        assert set(expect.prowlarr_indexer_keys(stack, app).values()) == {old}
+
+    outcome = stack.run_action("prowlarr/leader", "rotate-credentials")
+    assert outcome.failure is None, outcome.failure
+    stack.converge()
+
+    new = record.content["api-key"]
+    assert new != old
+    for app in expect.MANAGERS:
+        keys = expect.prowlarr_indexer_keys(stack, app)
+        assert len(keys) == 2 and set(keys.values()) == {new}, f"{app} holds an old key"
+    assert expect.all_active(stack) == {}
+
+
+def test_without_force_sync_the_managers_say_their_indexers_hold_an_old_key(
+    deployed: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    """What the test above guards against: a plain ApplicationIndexerSync skips every
+    indexer, and Radarr and Sonarr (which test them once per Prowlarr key) say so."""
+    from charmarr_interfaces.servarr import ServarrClient
+
+    stack = deployed
+    plain = ServarrClient.command
+
+    def without_force(self, name, **options):
+        return plain(self, name)
+
+    monkeypatch.setattr(ServarrClient, "command", without_force)
+    old = stack.owned("prowlarr", "prowlarr-api-key").content["api-key"]
+    stack.run_action("prowlarr/leader", "rotate-credentials")
+    stack.converge()
+
+    assert ("radarr (juju)", "skipped") in stack.app("prowlarr").fake.sync_log
+    for app in expect.MANAGERS:
+        assert set(expect.prowlarr_indexer_keys(stack, app).values()) == {old}
+        assert stack.statuses()[f"{app}/0"] == (
+            f"waiting: 2 prowlarr indexers in {app} hold an old prowlarr key; "
+            "waiting for prowlarr to sync its current key"
+        )
+
+
+@pytest.mark.parametrize(
+    ("app", "kind", "label"), [("radarr", "movie", "Movie"), ("sonarr", "show", "TV")]
+)
+def test_a_plex_without_a_library_blocks_until_the_user_creates_one(
+    stack: Stack, app: str, kind: str, label: str
+):
+    """Radarr/Sonarr test the Plex connection before saving it, even with forceSave."""
+    claim = stack.add_user_secret({"claim-token": stack.plex_tv.issue_claim_token()})
+    stack.grant_secret(claim, "plex")
+    stack.deploy("plex", config={"claim-token-secret": claim, "media-volume": "charmarr-media"})
+    stack.deploy(app, config={"media-volume": "charmarr-media"})
+    stack.integrate("plex:media-server", f"{app}:media-server")
+    stack.converge()
+    blocked = (
+        f"blocked: {app} refused the Plex connection plex (juju): At least one {label} "
+        f"library is required; create a {label} library in Plex; it is added at the next "
+        "update-status"
+    )
+    assert stack.statuses()[f"{app}/0"] == blocked
+    assert managed_name("plex") not in stack.app(app).fake.named("notification")
+    plex = stack.app("plex").fake
+    other = "show" if kind == "movie" else "movie"
+    plex.add_library(other, "Other")
+    stack.update_status()
+    stack.settle()
+    assert stack.statuses()[f"{app}/0"] == blocked, "a library of the other kind is not enough"
+
+    plex.add_library(kind, "Mine")  # in Plex's web app: no Juju event
+    stack.update_status()
+    stack.settle()
+
+    assert stack.statuses()[f"{app}/0"].startswith("active"), "connected at the next hook"
+    entry = stack.app(app).fake.named("notification")[managed_name("plex")]
+    assert (
+        expect.fields_of(entry)["authToken"] == stack.owned("plex", "plex-token").content["token"]
+    )
+    assert stack.violations == []
+
+
 # ---------------------------------------------------------------------------------------------
 # User secrets
 # ---------------------------------------------------------------------------------------------
@@ -347,6 +434,7 @@ def test_an_expired_claim_token_blocks_until_the_user_updates_it(stack: Stack):
     stack.deploy("plex", config={"claim-token-secret": claim, "media-volume": "charmarr-media"})
     stack.deploy("radarr", config={"media-volume": "charmarr-media"})
     stack.integrate("plex:media-server", "radarr:media-server")
+    harness.set_up_apps(stack)
     stack.converge()
     assert stack.statuses()["plex/0"].startswith("blocked: claim failed: plex.tv rejected")
     assert f"juju update-secret {claim} claim-token=<token>" in stack.statuses()["plex/0"]

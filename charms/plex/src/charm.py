@@ -164,10 +164,31 @@ class PlexCharm(ops.CharmBase):
                     user_id=workload.USER_ID,
                     group_id=workload.GROUP_ID,
                 )
+            self._prepare_transcoder(container)
         if ensure_layer(container, workload.LAYER, workload.layer()):
             logger.info("planned the plex service")
             return True
         return False
+
+    def _prepare_transcoder(self, container: ops.Container) -> None:
+        """What the image's first-run script does for the transcoder, which Pebble skips."""
+        container.make_dir(workload.TRANSCODE_DIR, make_parents=True)
+        owner = f"{workload.USER_ID}:{workload.GROUP_ID}"
+        try:
+            container.exec(["chown", owner, workload.TRANSCODE_DIR]).wait()
+        except (ops.pebble.Error, ops.ModelError) as e:
+            logger.warning("could not chown %s: %s", workload.TRANSCODE_DIR, type(e).__name__)
+        current = pull_text(container, workload.PREFERENCES)
+        prefs = Preferences.parse(current)
+        if prefs.ensure_transcoder_temp(workload.TRANSCODE_DIR):
+            container.push(
+                workload.PREFERENCES,
+                prefs.render(),
+                make_dirs=True,
+                user_id=workload.USER_ID,
+                group_id=workload.GROUP_ID,
+                permissions=0o600,
+            )
 
     def _identity(self, container: ops.Container, *, just_started: bool) -> api.Identity:
         """The server's identity; starts a stopped service when nothing answers.

@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 PROXY_RECORD = "config/host/proxy"
 """Where the fingerprint of the proxy password Prowlarr holds is recorded."""
+SYNC_RECORD = f"command/{servarr.INDEXER_SYNC}/"
+"""Prefix of where, per application, the fingerprint of the key a forced sync pushed is kept."""
 
 
 class ProwlarrCharm(ArrCharm):
@@ -89,7 +91,24 @@ class ProwlarrCharm(ArrCharm):
             keep.add(name)
             app = name.removesuffix(" (juju)")
             self._problems.append(WaitingError(f"waiting for {app} to publish on {endpoint}"))
-        servarr.sync_entries(client, servarr.APPLICATIONS, wanted, self.applied(), keep=keep)
+        result = servarr.sync_entries(
+            client, servarr.APPLICATIONS, wanted, self.applied(), keep=keep
+        )
+        self._report_refused(result, "application")
+        refused = {e.entry for e in result.refused}
+        present = {n: d for n, d in wanted.items() if n not in refused}
+        targets = {
+            n: (d.payload["implementation"], servarr.field_values(d.payload)["baseUrl"])
+            for n, d in present.items()
+        }
+        for name in self._sync_indexers(client, self._api_key, targets):
+            app = name.removesuffix(" (juju)")
+            self._problems.append(
+                WaitingError(f"waiting for {app} to answer, to sync Prowlarr's indexers into it")
+            )
+        for record in [k for k in self.applied() if k.startswith(SYNC_RECORD)]:
+            if record.removeprefix(SYNC_RECORD) not in set(wanted) | keep:
+                self.applied().pop(record)
         if wanted:
             apps = ", ".join(sorted(n.removesuffix(" (juju)") for n in wanted))
             self._notes.append(f"syncing to {apps}")
@@ -114,14 +133,61 @@ class ProwlarrCharm(ArrCharm):
             raise WaitingError(f"VPN {gateway.app} disconnected; indexer searches wait for it")
         self._notes.append(f"via VPN {gateway.public_ip or '(IP unknown)'}")
 
-    def _on_key_accepted(self, client: servarr.ServarrClient) -> None:
+    def _on_key_accepted(self, client: servarr.ServarrClient, api_key: str) -> None:
         """Push the new key into the indexers Prowlarr synced to Radarr and Sonarr."""
         if not self.indexer.relations:
             return
         try:
-            client.command("ApplicationIndexerSync")
+            targets = {
+                str(a["name"]): (
+                    str(a.get("implementation")),
+                    str(servarr.field_values(a).get("baseUrl") or ""),
+                )
+                for a in client.list(servarr.APPLICATIONS)
+                if a.get("implementation") in ("Radarr", "Sonarr")
+            }
+            self._sync_indexers(client, api_key, targets)
         except CharmarrError as e:
             logger.warning("indexer sync after rotation not started: %s", e.message)
+
+    def _sync_indexers(
+        self, client: servarr.ServarrClient, api_key: str, targets: dict[str, tuple[str, str]]
+    ) -> list[str]:
+        """Force the indexer sync for the applications that have not had ``api_key`` yet.
+
+        Radarr and Sonarr show an indexer's key masked, and Prowlarr's sync takes a masked
+        remote key as equal (``RadarrIndexer.Equals``), so a plain sync would never bring
+        them a new Prowlarr key: ``forceSync`` updates them all. It counts as done for an
+        application that answered just before (the sync itself reports nothing back);
+        the others are returned and tried again on the next hook. Radarr and Sonarr then
+        check the outcome with their own indexer test.
+
+        Args:
+            client: this unit's Prowlarr.
+            api_key: Prowlarr's current key.
+            targets: application name -> (implementation, base URL).
+        """
+        fingerprint = servarr.credential_hash(SYNC_RECORD, {API_KEY: api_key})
+        applied = self.applied()
+        pending = [n for n in sorted(targets) if applied.get(SYNC_RECORD + n) != fingerprint]
+        answering = [n for n in pending if self._answers(*targets[n])]
+        if answering:
+            client.command(servarr.INDEXER_SYNC, forceSync=True)
+            for name in answering:
+                applied[SYNC_RECORD + name] = fingerprint
+        return [n for n in pending if n not in answering]
+
+    @staticmethod
+    def _answers(implementation: str, base_url: str) -> bool:
+        """The application's anonymous /ping answers."""
+        target = servarr.MEDIA_MANAGERS.get(implementation.lower())
+        if target is None or not base_url:
+            return False
+        try:
+            servarr.ServarrClient(base_url, target, "", name=target.name).ping()
+        except CharmarrError:
+            return False
+        return True
 
 
 if __name__ == "__main__":  # pragma: nocover

@@ -4,8 +4,14 @@
   written with a real XML parser that keeps every other setting, before the app first
   starts, and never through the environment (``*__AUTH__APIKEY`` would override the file
   and show up in ``pebble plan``).
-- The Pebble layer: the app runs directly as 1000:1000 with a readiness check on the
-  anonymous ``/ping``.
+- config.xml also pins ``Port``, ``BindAddress`` and ``UrlBase`` (every integration
+  depends on them) and is put back, with a restart, when they drift.
+- The Pebble layer: the app runs directly as 1000:1000 with what the image's s6 init
+  would have given it (``TMPDIR`` created, ``HOME``, working directory) and a readiness
+  check on the anonymous ``/ping``.
+- A write the app refuses (its connection test runs even with ``forceSave``) becomes a
+  status with the app's own reasons: Waiting and retried when it is passing, Blocked with
+  what to do when the user must act (a Plex library).
 - :class:`ArrCharm`: the holistic reconcile (owned key secret, config.xml, layer, ports,
   health, per-relation wiring) with collect-status, and key rotation: new key ->
   config.xml -> restart -> bounded wait until an authenticated call with the new key works
@@ -23,7 +29,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import ops
@@ -62,6 +69,10 @@ USER_ID = 1000
 GROUP_ID = 1000
 
 
+_KEY_REFUSED = re.compile(r"invalid credentials|invalid api key", re.IGNORECASE)
+"""How Radarr/Sonarr word an indexer test that Prowlarr refused for its key."""
+
+
 class ConfigXmlError(CharmarrError):
     """``config.xml`` exists but cannot be used; the charm will not overwrite it."""
 
@@ -95,10 +106,20 @@ def read_api_key(text: str | None) -> str | None:
     return (element.text or "").strip() or None if element is not None else None
 
 
-def render_config_xml(current: str | None, api_key: str) -> str:
-    """``current`` with ``<ApiKey>`` set to ``api_key``; every other setting kept.
+def pinned_settings(app: servarr.ServarrApp, api_key: str) -> dict[str, str]:
+    """The config.xml settings the charm owns: the key and where the app listens.
 
-    Returns ``current`` unchanged (byte for byte) when it already holds the key, so the
+    Every call the charm and the related apps make goes to ``<Port>`` at the root path; a
+    port, bind address or URL base changed in the web UI would refuse them or answer with a
+    redirect (``UrlBase`` stays empty until an ingress owns it).
+    """
+    return {"ApiKey": api_key, "Port": str(app.port), "BindAddress": "*", "UrlBase": ""}
+
+
+def render_config_xml(current: str | None, settings: Mapping[str, str]) -> str:
+    """``current`` with each of ``settings`` (element -> text) set; every other one kept.
+
+    Returns ``current`` unchanged (byte for byte) when it already holds them, so the
     caller's compare-before-write sees no change even if the app reformatted the file.
 
     Raises:
@@ -108,19 +129,26 @@ def render_config_xml(current: str | None, api_key: str) -> str:
 
     if current is None or not current.strip():
         root = ET.Element("Config")
-        ET.SubElement(root, "ApiKey").text = api_key
+        for tag, value in settings.items():
+            ET.SubElement(root, tag).text = value
         ET.indent(root, space="  ")
         return ET.tostring(root, encoding="unicode") + "\n"
     root = _parse(current)
-    element = root.find("ApiKey")
-    if element is not None and (element.text or "").strip() == api_key:
+
+    def text_of(tag: str) -> str | None:
+        element = root.find(tag)
+        return None if element is None else (element.text or "").strip()
+
+    if all(text_of(tag) == value for tag, value in settings.items()):
         return current
-    if element is None:
-        element = ET.SubElement(root, "ApiKey")
-        children = list(root)
-        if len(children) > 1:
-            element.tail, children[-2].tail = children[-2].tail, children[0].tail
-    element.text = api_key
+    for tag, value in settings.items():
+        element = root.find(tag)
+        if element is None:
+            element = ET.SubElement(root, tag)
+            children = list(root)
+            if len(children) > 1:
+                element.tail, children[-2].tail = children[-2].tail, children[0].tail
+        element.text = value
     declaration = ""
     stripped = current.lstrip()
     if stripped.startswith("<?xml"):
@@ -128,8 +156,20 @@ def render_config_xml(current: str | None, api_key: str) -> str:
     return declaration + ET.tostring(root, encoding="unicode") + "\n"
 
 
+def temp_dir(app: servarr.ServarrApp) -> str:
+    """The image's ``TMPDIR`` (``/run/<app>-temp``), which only its s6 init creates."""
+    return f"/run/{app.name}-temp"
+
+
 def pebble_layer(app: servarr.ServarrApp) -> pebble.LayerDict:
-    """Run the app directly (no s6 init) as 1000:1000; ready when ``/ping`` answers."""
+    """Run the app directly (no s6 init) as 1000:1000; ready when ``/ping`` answers.
+
+    The environment is what the linuxserver image and its s6 scripts give the app
+    (``Dockerfile`` ``ENV``; ``init-<app>-config`` creates ``TMPDIR``, which the charm
+    does before each start; the ``abc`` user's home is ``/config``), and the working
+    directory is the one ``svc-<app>/run`` changes to. No credential: the key is in
+    config.xml only.
+    """
     return {
         "summary": f"{app.title} (Charmarr)",
         "services": {
@@ -140,6 +180,13 @@ def pebble_layer(app: servarr.ServarrApp) -> pebble.LayerDict:
                 "startup": "enabled",
                 "user-id": USER_ID,
                 "group-id": GROUP_ID,
+                "working-dir": app.binary.rsplit("/", 1)[0],
+                "environment": {
+                    "HOME": CONFIG_DIR,
+                    "TMPDIR": temp_dir(app),
+                    "XDG_CONFIG_HOME": f"{CONFIG_DIR}/xdg",
+                    "COMPlus_EnableDiagnostics": "0",
+                },
             }
         },
         "checks": {
@@ -192,6 +239,7 @@ class ArrCharm(ops.CharmBase):
         self._open_port = True
         self._applied: dict[str, str] | None = None
         self._applied_text: str | None = None
+        self._api_key = ""
         self.convergence = Convergence(
             self, container=self.servarr.name, service=self.servarr.name, probe=self._pings
         )
@@ -264,6 +312,7 @@ class ArrCharm(ops.CharmBase):
         self._attempt(self._publish, key_state)
         self._attempt(self._ensure_pod)
         self._ensure_workload(api_key)
+        self._api_key = api_key
         client = self.local_client(api_key)
         self._check_workload(client)
         self._wire(client)
@@ -301,12 +350,23 @@ class ArrCharm(ops.CharmBase):
         current = pull_text(self.container, CONFIG_XML)
         if current is None:
             self._own_config_dir()
-        wanted = render_config_xml(current, api_key)
+        wanted = render_config_xml(current, pinned_settings(self.servarr, api_key))
         pushed = self._push_config(wanted, current)
-        replanned = ensure_layer(self.container, self.servarr.name, pebble_layer(self.servarr))
+        replanned = ensure_layer(
+            self.container,
+            self.servarr.name,
+            pebble_layer(self.servarr),
+            before_replan=self._make_temp_dir,
+        )
         if pushed and not replanned:
-            logger.info("API key in config.xml changed; restarting %s", self.servarr.name)
+            logger.info("config.xml changed (key, port, bind address or URL base); restarting")
             self.container.restart(self.servarr.name)
+
+    def _make_temp_dir(self) -> None:
+        """The image's TMPDIR, before a (re)start: a new container does not have it."""
+        self.container.make_dir(
+            temp_dir(self.servarr), make_parents=True, user_id=USER_ID, group_id=GROUP_ID
+        )
 
     def _push_config(self, wanted: str, current: str | None) -> bool:
         return push_if_changed(
@@ -384,14 +444,37 @@ class ArrCharm(ops.CharmBase):
     def _wire(self, client: servarr.ServarrClient) -> None:
         """Converge the workload's per-relation entries."""
 
-    def _on_key_accepted(self, client: servarr.ServarrClient) -> None:
+    def _on_key_accepted(self, client: servarr.ServarrClient, api_key: str) -> None:
         """A rotation's new key works (before the revision is published)."""
+
+    def _report_refused(
+        self,
+        result: servarr.SyncResult,
+        what: str,
+        action: Callable[[servarr.RefusedError], str | None] = lambda _: None,
+    ) -> None:
+        """Each entry the app refused becomes a status with the app's own reasons.
+
+        ``action`` names what the user must do for a refusal (Blocked); without one the
+        cause is taken as passing (a peer starting, a category on its way): Waiting, and
+        the next hook tries again (a reconcile that did not end Active is never skipped).
+        """
+        for error in result.refused:
+            reasons = "; ".join(error.failures) or "no reason given"
+            text = f"{self.servarr.name} refused {what} {error.entry}: {reasons}"
+            todo = action(error)
+            if todo:
+                self._problems.append(CharmarrError(f"{text}; {todo}"))
+            else:
+                self._problems.append(WaitingError(f"{text}; retrying"))
 
     # -- rotation ------------------------------------------------------------------------------
 
     def _apply_key(self, api_key: str) -> None:
         current = pull_text(self.container, CONFIG_XML)
-        self._push_config(render_config_xml(current, api_key), current)
+        self._push_config(
+            render_config_xml(current, pinned_settings(self.servarr, api_key)), current
+        )
         self.container.restart(self.servarr.name)
 
     def _rotate_key(self, label: str, current: dict[str, str]) -> dict[str, str]:
@@ -412,7 +495,7 @@ class ArrCharm(ops.CharmBase):
             raise WaitingError(f"cannot reach the {name} container to rotate its key") from None
         client = self.local_client(new)
         if self._wait_for(client):
-            self._on_key_accepted(client)
+            self._on_key_accepted(client, new)
             return {API_KEY: new}
         # CredentialRotation's restore (this charm's reconcile) writes the published key back.
         raise CharmarrError(f"{name} did not accept the new API key")
@@ -470,7 +553,7 @@ class MediaManagerCharm(ArrCharm):
         self._attempt(self._wire_root_folder, client)
         self._attempt(self._wire_download_clients, client)
         self._attempt(self._wire_media_servers, client)
-        self._attempt(self._check_indexer)
+        self._attempt(self._check_indexer, client)
 
     def _wire_root_folder(self, client: servarr.ServarrClient) -> None:
         root = self.servarr.root_folder
@@ -480,6 +563,12 @@ class MediaManagerCharm(ArrCharm):
         self.container.make_dir(root, make_parents=True, user_id=USER_ID, group_id=GROUP_ID)
         try:
             client.create(servarr.ROOT_FOLDERS, {"path": root}, force=False)
+        except servarr.RefusedError as e:
+            reasons = "; ".join(e.failures) or "no reason given"
+            raise CharmarrError(
+                f"{self.servarr.name} refused root folder {root}: {reasons}; "
+                "is the media volume mounted at /data?"
+            ) from None
         except WorkloadHttpError as e:
             if e.http_status is not None and 400 <= e.http_status < 500:
                 raise CharmarrError(
@@ -521,7 +610,10 @@ class MediaManagerCharm(ArrCharm):
                 credentials=credentials,
             )
         self._waiting_for_data(endpoint, self.live_names(self.download_clients), wanted, keep)
-        servarr.sync_entries(client, servarr.DOWNLOAD_CLIENTS, wanted, self.applied(), keep=keep)
+        result = servarr.sync_entries(
+            client, servarr.DOWNLOAD_CLIENTS, wanted, self.applied(), keep=keep
+        )
+        self._report_refused(result, "download client")
         if wanted:
             self._notes.append(f"{len(wanted)} download client{'s' * (len(wanted) > 1)}")
 
@@ -551,9 +643,19 @@ class MediaManagerCharm(ArrCharm):
                 self.servarr, name=name, url=remote.data.url, token=token
             )
         self._waiting_for_data(endpoint, self.live_names(self.media_servers), wanted, keep)
-        servarr.sync_entries(client, servarr.NOTIFICATIONS, wanted, self.applied(), keep=keep)
+        result = servarr.sync_entries(
+            client, servarr.NOTIFICATIONS, wanted, self.applied(), keep=keep
+        )
+        self._report_refused(result, "the Plex connection", self._plex_action)
         if wanted:
             self._notes.append(f"{len(wanted)} media server{'s' * (len(wanted) > 1)}")
+
+    def _plex_action(self, error: servarr.RefusedError) -> str | None:
+        """What the user must do when Plex has no library of this app's kind."""
+        if not any("library" in f.lower() for f in error.failures):
+            return None
+        library = self.servarr.library
+        return f"create a {library} library in Plex; it is added at the next update-status"
 
     def _waiting_for_data(
         self, endpoint: str, live: set[str], wanted: dict[str, Any], keep: set[str]
@@ -563,7 +665,41 @@ class MediaManagerCharm(ArrCharm):
             app = name.removesuffix(" (juju)")
             self._problems.append(WaitingError(f"waiting for {app} to publish on {endpoint}"))
 
-    def _check_indexer(self) -> None:
+    def _check_synced_indexers(
+        self, client: servarr.ServarrClient, prowlarr: str, url: str, key: str
+    ) -> None:
+        """Once per Prowlarr key: the indexers Prowlarr synced here pass this app's own test.
+
+        The app masks their key, so only its test (which calls Prowlarr with the stored
+        key) shows whether Prowlarr's sync brought the current one.
+        """
+        record = f"{servarr.INDEXERS}/{prowlarr}"
+        fingerprint = servarr.credential_hash(record, {API_KEY: key})
+        applied = self.applied()
+        if applied.get(record) == fingerprint:
+            return
+        base = url.rstrip("/") + "/"
+        stale: list[str] = []
+        for entry in client.list(servarr.INDEXERS):
+            if not str(servarr.field_values(entry).get("baseUrl") or "").startswith(base):
+                continue
+            try:
+                client.test(servarr.INDEXERS, entry)
+            except servarr.RefusedError as e:
+                # Radarr/Sonarr HttpIndexerBase.TestConnection: a 401 or 403 from Prowlarr
+                if any(_KEY_REFUSED.search(f) for f in e.failures):
+                    stale.append(str(entry.get("name")))
+                else:  # the indexer itself is down: not a key problem
+                    logger.info("indexer %s failed its test: %s", entry.get("name"), e.failures)
+        if stale:
+            raise WaitingError(
+                f"{len(stale)} {prowlarr} indexer{'s' * (len(stale) > 1)} in "
+                f"{self.servarr.name} hold an old {prowlarr} key; waiting for {prowlarr} to "
+                "sync its current key"
+            )
+        applied[record] = fingerprint
+
+    def _check_indexer(self, client: servarr.ServarrClient) -> None:
         """Prowlarr lists this app (checked with Prowlarr's key, so its rotation shows)."""
         relations = self.indexer.relations
         if not relations:
@@ -592,6 +728,7 @@ class MediaManagerCharm(ArrCharm):
             mine = managed_name(self.app.name)
             if not any(a.get("name") == mine for a in applications):
                 raise WaitingError(f"waiting for {prowlarr} to register {self.app.name}")
+            self._check_synced_indexers(client, prowlarr, remote.data.url, key)
             self._notes.insert(0, f"registered with {prowlarr}")
             return
         app = relations[0].app.name if relations[0].app else "prowlarr"

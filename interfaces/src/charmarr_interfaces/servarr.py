@@ -21,7 +21,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from . import cleanup
-from .http import HttpClient, WorkloadHttpError
+from .http import HttpClient, Response, WorkloadHttpError
+from .secrets import CharmarrError
 
 MASKED = "********"
 """How the Servarr apps show a credential field on GET (and keep it on PUT)."""
@@ -50,6 +51,8 @@ class MediaManager(ServarrApp):
     category_field: str = "movieCategory"
     """The download-client field that holds the category."""
     root_folder: str = "/data/movies"
+    library: str = "Movie"
+    """The Plex library type its Plex connection needs (Radarr: Movie, Sonarr: TV)."""
     sync_categories: tuple[int, ...] = ()
     """Newznab categories Prowlarr syncs to this app."""
 
@@ -74,6 +77,7 @@ SONARR = MediaManager(
     kind="sonarr",
     category_field="tvCategory",
     root_folder="/data/tv",
+    library="TV",
     sync_categories=(5000, 5010, 5020, 5030, 5040, 5045, 5050, 5090),
 )
 PROWLARR = ServarrApp(
@@ -90,7 +94,46 @@ DOWNLOAD_CLIENTS = "downloadclient"
 NOTIFICATIONS = "notification"
 APPLICATIONS = "applications"
 ROOT_FOLDERS = "rootfolder"
+INDEXERS = "indexer"
 HOST_CONFIG = "config/host"
+INDEXER_SYNC = "ApplicationIndexerSync"
+"""Prowlarr's command that pushes its indexers into every application."""
+
+
+class RefusedError(CharmarrError):
+    """The app refused a write (HTTP 400): ``failures`` are its own validation messages.
+
+    A POST of a provider runs the provider's connection test even with ``forceSave``
+    (Servarr ``ProviderControllerBase.CreateProvider``), so a refusal usually means the
+    other end is not ready or not set up. Only each failure's ``errorMessage`` is kept:
+    the apps also echo the ``attemptedValue``, which may be a credential.
+    """
+
+    def __init__(self, message: str, failures: tuple[str, ...], entry: str = ""):
+        super().__init__(message)
+        self.failures = failures
+        self.entry = entry
+
+
+def validation_failures(response: Response, secrets: Iterable[str] = ()) -> tuple[str, ...]:
+    """The ``errorMessage`` of each validation failure in a 400 body, secrets scrubbed."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    items = body if isinstance(body, list) else [body] if isinstance(body, dict) else []
+    messages: list[str] = []
+    for item in items:
+        text = item.get("errorMessage") or item.get("message") if isinstance(item, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            continue
+        for secret in secrets:
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, "***")
+        text = " ".join(text.split())[:200]
+        if text not in messages:
+            messages.append(text)
+    return tuple(messages)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,18 +185,63 @@ class ServarrClient:
             raise WorkloadHttpError(f"{self.name} answered {path} with something not a list")
         return [e for e in answer if isinstance(e, dict) and isinstance(e.get("id"), int)]
 
-    def create(self, resource: str, payload: Mapping[str, Any], *, force: bool = True) -> Any:
-        """``POST <resource>`` (``forceSave`` skips the app's connection test)."""
+    def create(
+        self,
+        resource: str,
+        payload: Mapping[str, Any],
+        *,
+        force: bool = True,
+        secrets: Iterable[str] = (),
+    ) -> Any:
+        """``POST <resource>`` (``forceSave`` skips warnings; the connection test still runs).
+
+        Raises:
+            RefusedError: HTTP 400, with the app's validation messages (``secrets``, the
+                payload's credential values, are scrubbed from them).
+        """
         params = {"forceSave": "true"} if force else None
         path = f"{self.app.api}/{resource}"
-        return self._http.json_of(
-            self._http.request("POST", path, params=params, json=dict(payload)), path
-        )
+        response = self._write("POST", path, params, payload, secrets)
+        return self._http.json_of(response, path)
 
-    def update(self, resource: str, entry_id: int, payload: Mapping[str, Any]) -> None:
-        """``PUT <resource>/<id>?forceSave=true``."""
+    def update(
+        self,
+        resource: str,
+        entry_id: int,
+        payload: Mapping[str, Any],
+        *,
+        secrets: Iterable[str] = (),
+    ) -> None:
+        """``PUT <resource>/<id>?forceSave=true`` (no connection test); 400 is RefusedError."""
         path = f"{self.app.api}/{resource}/{entry_id}"
-        self._http.request("PUT", path, params={"forceSave": "true"}, json=dict(payload))
+        self._write("PUT", path, {"forceSave": "true"}, payload, secrets)
+
+    def _write(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        payload: Mapping[str, Any],
+        secrets: Iterable[str],
+    ) -> Response:
+        expect = (200, 201, 202, 204, 400)
+        response = self._http.request(
+            method, path, params=params, json=dict(payload), expect=expect
+        )
+        if response.status == 400:
+            failures = validation_failures(response, secrets)
+            name = str(payload.get("name") or payload.get("path") or "")
+            said = "; ".join(failures) or "no reason given"
+            raise RefusedError(f"{self.name} refused {name}: {said}", failures, name)
+        return response
+
+    def test(self, resource: str, entry: Mapping[str, Any]) -> None:
+        """``POST <resource>/test``: the app tests a stored entry (masked fields as stored).
+
+        Raises:
+            RefusedError: the test failed, with the app's messages.
+        """
+        self._write("POST", f"{self.app.api}/{resource}/test", None, entry, ())
 
     def delete(self, resource: str, entry_id: int) -> None:
         """``DELETE <resource>/<id>``."""
@@ -172,9 +260,13 @@ class ServarrClient:
         path = f"{self.app.api}/{HOST_CONFIG}/{config['id']}"
         self._http.request("PUT", path, json=dict(config))
 
-    def command(self, name: str) -> None:
-        """``POST command`` (e.g. Prowlarr's ``ApplicationIndexerSync``)."""
-        self._http.request("POST", f"{self.app.api}/command", json={"name": name})
+    def command(self, name: str, **options: Any) -> None:
+        """``POST command``: the body is the command, so options go beside its ``name``.
+
+        E.g. ``command(INDEXER_SYNC, forceSync=True)``: Prowlarr deserializes the whole body
+        into ``ApplicationIndexerSyncCommand``.
+        """
+        self._http.request("POST", f"{self.app.api}/command", json={"name": name, **options})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,6 +350,12 @@ class Desired:
         """Managed fields compared by value."""
         values = field_values(self.payload)
         return {k: v for k, v in values.items() if k not in self.secret_fields}
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """The credential values, to keep out of any message."""
+        values = field_values(self.payload)
+        return tuple(str(values[k]) for k in self.secret_fields if values.get(k))
 
     @property
     def fingerprint(self) -> str:
@@ -379,6 +477,8 @@ class SyncResult:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    refused: list[RefusedError] = field(default_factory=list)
+    """Entries the app would not save (created or updated on a later hook)."""
 
     @property
     def changed(self) -> bool:
@@ -405,7 +505,9 @@ def sync_entries(
         keep: managed names whose relation is live but unusable right now (invalid data,
             secret not granted yet): neither updated nor deleted.
 
-    Entries whose name lacks the managed marker are the user's and are never touched.
+    Entries whose name lacks the managed marker are the user's and are never touched. An
+    entry the app refuses (:class:`RefusedError`) is left out of ``applied`` and listed in
+    the result's ``refused``; the others are still synced.
     """
     kept = set(keep)
     existing = client.list(resource)
@@ -417,7 +519,11 @@ def sync_entries(
     )
     result = SyncResult()
     for name, desired in plan.create.items():
-        client.create(resource, desired.payload)
+        try:
+            client.create(resource, desired.payload, secrets=desired.secret_values)
+        except RefusedError as e:
+            result.refused.append(e)
+            continue
         _record(applied, resource, desired)
         result.created.append(name)
     for name, (entry, desired) in plan.update.items():
@@ -425,7 +531,11 @@ def sync_entries(
         body.update({k: v for k, v in desired.payload.items() if k != "fields"})
         body["id"] = entry["id"]
         body["fields"] = merge_fields(entry.get("fields") or [], field_values(desired.payload))
-        client.update(resource, entry["id"], body)
+        try:
+            client.update(resource, entry["id"], body, secrets=desired.secret_values)
+        except RefusedError as e:
+            result.refused.append(e)
+            continue
         _record(applied, resource, desired)
         result.updated.append(name)
     for name, entry in plan.delete.items():
@@ -495,13 +605,17 @@ def proxy_update(
     """The host config to PUT to make the proxy match ``proxy``, or None if it already does.
 
     ``applied`` is the fingerprint recorded when the charm last set a proxy (None if it never
-    did); with ``proxy`` None a proxy is only removed if the charm set it.
+    did); with ``proxy`` None a proxy is only removed if the charm set it. Prowlarr returns
+    ``proxyPassword`` as stored (``HostConfigResource``), so a password changed in its UI is
+    seen and put back; a masked one is judged by the fingerprint alone.
     """
     if proxy is None:
         if applied is None:
             return None
         return {**current, **NO_PROXY}
     wanted = proxy.settings()
-    if all(current.get(k) == v for k, v in wanted.items()) and applied == proxy.fingerprint:
+    shown = current.get("proxyPassword")
+    password_ok = shown in (MASKED, proxy.password) and applied == proxy.fingerprint
+    if all(current.get(k) == v for k, v in wanted.items()) and password_ok:
         return None
     return {**current, **wanted, "proxyPassword": proxy.password}

@@ -61,8 +61,17 @@ def layer_differs(plan: pebble.Plan, layer: pebble.LayerDict) -> bool:
     return False
 
 
-def ensure_layer(container: ops.Container, name: str, layer: pebble.LayerDict) -> bool:
+def ensure_layer(
+    container: ops.Container,
+    name: str,
+    layer: pebble.LayerDict,
+    *,
+    before_replan: Callable[[], None] | None = None,
+) -> bool:
     """Make the plan's services and checks match ``layer``; replan only if they differ.
+
+    ``before_replan`` runs first when a replan is due (e.g. to create a directory the
+    service needs at start).
 
     Returns:
         True if the plan changed (services were replanned).
@@ -72,6 +81,8 @@ def ensure_layer(container: ops.Container, name: str, layer: pebble.LayerDict) -
     """
     if not layer_differs(container.get_plan(), layer):
         return False
+    if before_replan is not None:
+        before_replan()
     container.add_layer(name, pebble.Layer(layer), combine=True)
     container.replan()
     return True

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from charmarr_interfaces.secrets import CharmarrError
 
 TOKEN = "PlexOnlineToken"
+TRANSCODER_TEMP = "TranscoderTempDirectory"
 MACHINE_ID = "MachineIdentifier"
 PROCESSED_ID = "ProcessedMachineIdentifier"
 
@@ -71,6 +72,13 @@ class Preferences:
     def client_identifier(self) -> str:
         """What plex.tv knows the server by ("" if Plex has not written it yet)."""
         return self.attributes.get(PROCESSED_ID, "")
+
+    def ensure_transcoder_temp(self, path: str) -> bool:
+        """Set ``TranscoderTempDirectory`` to ``path`` unless the user chose one; True if set."""
+        if self.attributes.get(TRANSCODER_TEMP):
+            return False
+        self.attributes[TRANSCODER_TEMP] = path
+        return True
 
     def ensure_identifiers(self) -> str:
         """Make sure both identifiers exist, the way Plex derives them; return the client ID.

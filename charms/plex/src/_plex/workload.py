@@ -26,6 +26,10 @@ SERVER_DIR = f"{APP_SUPPORT_DIR}/Plex Media Server"
 PREFERENCES = f"{SERVER_DIR}/Preferences.xml"
 DIRECTORIES = (LIBRARY_DIR, APP_SUPPORT_DIR, SERVER_DIR)
 """Created (owned by 1000:1000) before the first start; the storage root belongs to root."""
+TRANSCODE_DIR = "/transcode"
+"""Plex's transcoder scratch space: the image makes it (owned by root) and its first-run
+script hands it to the plex user and sets ``TranscoderTempDirectory`` to it (pms-docker
+root/etc/cont-init.d/40-plex-first-run); the charm does both before the first start."""
 
 PLEX_HOME = "/usr/lib/plexmediaserver"
 BINARY = f"{PLEX_HOME}/Plex Media Server"

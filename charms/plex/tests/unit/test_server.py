@@ -318,3 +318,30 @@ def test_media_volume_is_mounted_at_data_and_unset_blocks(fake_network):
         "then juju config plex media-volume=<pvc>"
     )
     assert fake_network.kubernetes.container("plex", "plex")["volumeMounts"] == []
+
+
+def test_first_start_prepares_the_transcoder_as_the_images_first_run_script_does(
+    ctx, unclaimed, pebble
+):
+    """pms-docker's 40-plex-first-run hands /transcode to the plex user and sets
+    TranscoderTempDirectory to it; Pebble skips that script, so the charm does both."""
+    state = unclaimed.state(planned=False)
+
+    out = ctx.run(ctx.on.pebble_ready(state.get_container("plex")), state)
+
+    assert ["chown", "1000:1000", "/transcode"] in [e.command for e in ctx.exec_history["plex"]]
+    assert 'TranscoderTempDirectory="/transcode"' in unclaimed.prefs.read_text()
+    assert pebble.index("push") < pebble.index("replan"), "set before Plex first starts"
+    assert out.unit_status.name != "error"
+
+
+def test_a_transcoder_directory_the_user_chose_is_kept(ctx, unclaimed):
+    unclaimed.prefs.write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<Preferences TranscoderTempDirectory="/data/transcode"/>\n'
+    )
+    state = unclaimed.state(planned=False)
+
+    ctx.run(ctx.on.pebble_ready(state.get_container("plex")), state)
+
+    assert 'TranscoderTempDirectory="/data/transcode"' in unclaimed.prefs.read_text()

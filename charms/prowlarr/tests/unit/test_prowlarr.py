@@ -84,7 +84,8 @@ def test_first_start_writes_the_key_before_starting_prowlarr(ctx, fake_network):
     service = plan.services["prowlarr"]
     assert service.command == "/app/prowlarr/bin/Prowlarr -nobrowser -data=/config"
     assert (service.user_id, service.group_id) == (1000, 1000)
-    assert not service.environment
+    assert key not in str(service.environment)
+    assert service.environment["TMPDIR"] == "/run/prowlarr-temp"
     assert plan.checks["prowlarr-ready"].http == {"url": "http://localhost:9696/ping"}
     assert fake.accepted(key)
     assert out.unit_status == ops.ActiveStatus("ready")
@@ -277,10 +278,12 @@ def test_rotation_applies_then_publishes_and_resyncs_indexers(ctx, fake_network,
         return original(self, content)
 
     monkeypatch.setattr(ops.Secret, "set_content", spy)
+    before = len(fake.commands)
     out = ctx.run(ctx.on.action("rotate-credentials"), first)
     new = _owned(out).latest_content["api-key"]
-    assert order == ["accepted", "synced:1"]
-    assert fake.commands == ["ApplicationIndexerSync"]
+    assert order == ["accepted", f"synced:{before + 1}"]
+    # Forced: a plain sync would take the masked remote keys as equal and skip them.
+    assert fake.command_bodies[before:] == [{"name": "ApplicationIndexerSync", "forceSync": True}]
     assert f"<ApiKey>{new}</ApiKey>" in _config_text(out)
     assert ctx.action_results == {"secret-id": _owned(out).id, "revision": 2}
     assert out.unit_status.name == "active"
@@ -354,3 +357,115 @@ def test_masked_application_keys_are_never_sent_back_as_new_values(ctx, fake_net
     ctx.run(ctx.on.relation_changed(moved), state2)
     assert fake.field("applications", "radarr (juju)", "baseUrl") == "http://radarr.media.svc:7878"
     assert fake.field("applications", "radarr (juju)", "apiKey") != MASKED
+
+
+# ---------------------------------------------------------------------------------------------
+# What the real Prowlarr does (each behaviour is in the Servarr fake, citing upstream)
+# ---------------------------------------------------------------------------------------------
+
+
+def _peer_address(state, app):
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(json.loads(_relation_for(state, app).remote_app_data["url"]))
+    return f"{parts.hostname}:{parts.port}"
+
+
+def test_an_app_that_does_not_answer_yet_is_registered_at_a_later_hook(ctx, fake_network):
+    """Prowlarr tests an application before saving it, even with forceSave."""
+    state, fake = wired_state("prowlarr", fake_network)
+    address = _peer_address(state, "radarr")
+    radarr = fake_network.apps.pop(address)
+
+    out = ctx.run(ctx.on.update_status(), state)
+
+    assert out.unit_status == ops.WaitingStatus(
+        "prowlarr refused application radarr (juju): Unable to complete application test, "
+        "cannot connect to Radarr; retrying"
+    )
+    assert set(fake.named("applications")) == {"sonarr (juju)"}
+    fake_network.add(address, radarr)
+    out = ctx.run(ctx.on.update_status(), out)
+    assert out.unit_status.name == "active"
+    assert set(fake.named("applications")) == {"radarr (juju)", "sonarr (juju)"}
+
+
+def _with_indexer(fake_network):
+    """The wired state, with one indexer in Prowlarr and Prowlarr reachable by its URL."""
+    state, fake = wired_state("prowlarr", fake_network)
+    fake.add_indexer("Nyaa")
+    fake_network.add(PROWLARR_URL.removeprefix("http://"), fake)  # Radarr tests the indexer
+    return state, fake
+
+
+def test_adding_an_application_syncs_prowlarrs_indexers_into_it(ctx, fake_network):
+    state, fake = _with_indexer(fake_network)
+    ctx.run(ctx.on.update_status(), state)
+    radarr = fake_network.apps[_peer_address(state, "radarr")]
+    (indexer,) = radarr.store["indexer"].values()
+    values = {f["name"]: f["value"] for f in indexer["fields"]}
+    assert indexer["name"] == "Nyaa (Prowlarr)"
+    assert values["baseUrl"] == f"{PROWLARR_URL}/1/"
+    assert values["apiKey"] == fake.api_key
+
+
+def test_a_plain_sync_skips_masked_keys_and_a_forced_one_updates_them(ctx, fake_network):
+    """Why the rotation forces the sync (Prowlarr Radarr.cs UpdateIndexer, RadarrIndexer.Equals)."""
+    state, fake = _with_indexer(fake_network)
+    first = ctx.run(ctx.on.update_status(), state)
+    radarr = fake_network.apps[_peer_address(state, "radarr")]
+    old = fake.api_key
+    config = next(iter(first.containers)).mounts["config"].source / "config.xml"
+    config.write_text(config.read_text().replace(old, "f" * 32))
+
+    fake.sync(None)
+    assert radarr.field("indexer", "Nyaa (Prowlarr)", "apiKey") == old, "masked: looks equal"
+    fake.sync(None, force=True)
+    assert radarr.field("indexer", "Nyaa (Prowlarr)", "apiKey") == "f" * 32
+
+
+def test_a_proxy_password_changed_in_prowlarrs_ui_is_put_back(ctx, fake_network):
+    """Prowlarr shows proxyPassword as stored, so the charm sees the change."""
+    state, fake = wired_state("prowlarr", fake_network)
+    first = _converged(ctx, state)
+    wanted = fake.host["proxyPassword"]
+    fake.host["proxyPassword"] = "typed-in-the-ui"
+    ctx.run(ctx.on.config_changed(), first)
+    assert fake.host["proxyPassword"] == wanted
+
+
+def test_a_host_config_put_never_changes_the_key(fake_network):
+    from charmarr_interfaces.servarr import ServarrClient
+
+    state, fake = servarr_state(APP, fake_network)
+    key = fake.api_key
+    client = ServarrClient("http://localhost:9696", APP, key, name="prowlarr")
+    client.put_host_config({**client.host_config(), "apiKey": "e" * 32})
+    assert fake.api_key == key and client.host_config()["apiKey"] == key
+    assert state is not None
+
+
+def test_a_rotation_while_an_app_is_down_syncs_it_when_it_answers(ctx, fake_network, monkeypatch):
+    _fast_rotation(monkeypatch)
+    state, fake = _with_indexer(fake_network)
+    first = _converged(ctx, state)
+    address = _peer_address(state, "radarr")
+    radarr = fake_network.apps.pop(address)
+
+    rotated = ctx.run(ctx.on.action("rotate-credentials"), first)
+    new = fake.api_key
+    assert radarr.field("indexer", "Nyaa (Prowlarr)", "apiKey") != new
+    out = ctx.run(ctx.on.update_status(), rotated)
+    assert out.unit_status == ops.WaitingStatus(
+        "waiting for radarr to answer, to sync Prowlarr's indexers into it"
+    )
+
+    fake_network.add(address, radarr)
+    before = len(fake.commands)
+    out = ctx.run(ctx.on.update_status(), out)
+    assert fake.command_bodies[before:] == [{"name": "ApplicationIndexerSync", "forceSync": True}]
+    assert radarr.field("indexer", "Nyaa (Prowlarr)", "apiKey") == new
+    assert out.unit_status.name == "active"
+    again = len(fake.commands)
+    ctx.run(ctx.on.update_status(), out)
+    assert len(fake.commands) == again, "once per key and application"

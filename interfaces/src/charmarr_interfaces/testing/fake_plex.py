@@ -1,6 +1,8 @@
 """Fakes of Plex Media Server's ``/identity`` and of plex.tv's claim exchange.
 
-:class:`FakePlexServer` serves ``GET /identity`` (anonymous) at ``localhost:32400``. It is
+:class:`FakePlexServer` serves ``GET /identity`` (anonymous) and ``GET /library/sections``
+(with the server's token) at ``localhost:32400``. A new server has no library, as a real
+one has until its owner creates one (``add_library``). It is
 claimed when its ``Preferences.xml`` holds a ``PlexOnlineToken``: give it the host path of
 that file (the source of the container's ``/config`` mount) and it reads the file on every
 request, as the real server reads its settings; or set ``claimed`` by hand.
@@ -46,6 +48,7 @@ class FakePlexServer(FakeApp):
         claimed: used when ``preferences`` is None.
         machine_identifier: used when the file has no ``ProcessedMachineIdentifier``.
         version: the server version it reports.
+        token: the token ``/library/sections`` accepts when ``preferences`` is None.
     """
 
     def __init__(
@@ -55,10 +58,14 @@ class FakePlexServer(FakeApp):
         claimed: bool = False,
         machine_identifier: str = DEFAULT_MACHINE_ID,
         version: str = "1.43.0.10492-121068a07",
+        token: str | None = None,
     ) -> None:
         super().__init__()
         self.preferences = preferences
         self.claimed = claimed
+        self.token = token
+        self.libraries: list[tuple[str, str]] = []
+        """``(type, title)`` of each library: type ``movie`` or ``show``."""
         self.machine_identifier = machine_identifier
         self.version = version
 
@@ -77,8 +84,35 @@ class FakePlexServer(FakeApp):
             return bool(self._settings().get("PlexOnlineToken"))
         return self.claimed
 
+    def add_library(self, kind: str, title: str) -> None:
+        """The owner creates a library (``movie`` or ``show``) in the web app."""
+        self.libraries.append((kind, title))
+
+    @property
+    def server_token(self) -> str | None:
+        """The token the server accepts (``PlexOnlineToken`` once claimed)."""
+        if self.preferences is not None:
+            return self._settings().get("PlexOnlineToken") or None
+        return self.token
+
+    def _sections(self, request: Request) -> Response:
+        token = request.headers.get("X-Plex-Token") or request.query.get("X-Plex-Token")
+        if not token or token != self.server_token:
+            return text_response("Unauthorized", 401)
+        rows = "".join(
+            f'  <Directory key="{n}" type={quoteattr(kind)} title={quoteattr(title)}/>\n'
+            for n, (kind, title) in enumerate(self.libraries, start=1)
+        )
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<MediaContainer size="{len(self.libraries)}">\n{rows}</MediaContainer>\n'
+        )
+        return xml_response(body)
+
     def handle(self, request: Request) -> Response:
-        """Answer ``GET /identity``; anything else is 404."""
+        """Answer ``GET /identity`` and ``GET /library/sections``; anything else is 404."""
+        if request.method == "GET" and request.path == "/library/sections":
+            return self._sections(request)
         if request.method == "GET" and request.path == "/identity":
             machine = self._settings().get("ProcessedMachineIdentifier") or self.machine_identifier
             body = (

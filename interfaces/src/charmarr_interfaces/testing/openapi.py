@@ -42,6 +42,32 @@ ANONYMOUS = frozenset({"/ping"})
 """Routes the apps serve without a key although the documents' global security covers them."""
 
 
+COMMAND_OPTIONS = {"/api/v1/command": frozenset({"forceSync"})}
+"""Command options the apps read although the documents do not list them.
+
+The documented body is ``CommandResource`` (no extra properties), but the controller
+deserializes the raw body into the named command class, so ``ApplicationIndexerSync``'s
+``forceSync`` is honoured (mirrors Prowlarr src/Prowlarr.Api.V1/Commands/CommandController.cs
+StartCommand and src/NzbDrone.Core/Applications/ApplicationIndexerSyncCommand.cs). Only these
+names are let through; any other extra property still fails validation.
+"""
+
+
+def _documented_body(path: str, body: bytes | None) -> bytes:
+    options = COMMAND_OPTIONS.get(path)
+    if not options or not body:
+        return body or b""
+    import json
+
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(value, dict):
+        return body
+    return json.dumps({k: v for k, v in value.items() if k not in options}).encode()
+
+
 def _mock(request: Request) -> Any:
     from openapi_core.testing import MockRequest
 
@@ -55,7 +81,7 @@ def _mock(request: Request) -> Any:
         parts.path,
         args=request.query,
         headers=headers,
-        data=request.body or b"",
+        data=_documented_body(parts.path, request.body),
         content_type=headers.get("Content-Type", "application/json"),
     )
 

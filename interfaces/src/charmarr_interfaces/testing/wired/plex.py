@@ -80,6 +80,7 @@ def plex_container(source: Path, *, planned: bool = True) -> testing.Container:
         workload.CONTAINER,
         can_connect=True,
         mounts={"config": testing.Mount(location="/config", source=source)},
+        execs={testing.Exec(["chown"])},
         **kwargs,
     )
 
