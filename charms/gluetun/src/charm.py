@@ -14,21 +14,25 @@ import logging
 from dataclasses import dataclass, field
 
 import ops
-from _gluetun import control
+from _gluetun import control, diagnose
+from _gluetun.cluster import needed_addresses
 from _gluetun.config import (
     CREDENTIALS_OPTION,
     EXAMPLES,
     OPTIONAL_KEYS,
     REQUIRED_KEYS,
     VpnSettings,
+    check_credentials,
     parse_settings,
     parse_vpn_type,
+    uncovered,
 )
 from _gluetun.workload import (
     AUTH_FILE,
     CONTROL_PORT,
     GLUETUN,
     HTTP_PROXY_PORT,
+    POST_RULES_FILE,
     SECRET_FILES,
     SECRETS_DIR,
     SOCKS5,
@@ -37,6 +41,7 @@ from _gluetun.workload import (
     AuthFile,
     gluetun_files,
     gluetun_layer,
+    post_rules,
     socks5_config,
     socks5_layer,
     stamp,
@@ -59,7 +64,7 @@ from charmarr_interfaces.secrets import (
     read_user_secret,
 )
 from charmarr_interfaces.vpn_gateway import VpnGatewayProvider
-from charmarr_interfaces.workload import pull_text, service_url
+from charmarr_interfaces.workload import poll, pull_text, service_url
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +116,8 @@ class Applied:
 
     charm_key: str = ""
     gluetun_running: bool = False
+    restarted: bool = False
+    """Gluetun was (re)started in this hook: its tunnel is on its way up."""
 
 
 class GluetunCharm(ops.CharmBase):
@@ -138,6 +145,8 @@ class GluetunCharm(ops.CharmBase):
         self._settings: VpnSettings | None = None
         self._reconciled = False
         self._refresh = False
+        self._restarted = False
+        """Gluetun was (re)started in this hook (by reconcile or a rotation)."""
         # relation-created too: a new relation's control secret is made before it joins.
         observe_reconcile_events(self, self._on_event)
         framework.observe(self.on["vpn-gateway"].relation_created, self._on_event)
@@ -159,16 +168,31 @@ class GluetunCharm(ops.CharmBase):
         for problem in self._problems:
             event.add_status(problem.status)
         vpn, settings = self._vpn, self._settings
-        if vpn is not None and not vpn.connected:
+        if vpn is not None and vpn.failing:
+            event.add_status(ops.BlockedStatus(self._no_traffic(vpn)))
+        elif vpn is not None and vpn.status != "running":
             state = vpn.status or "down"
             event.add_status(ops.WaitingStatus(f"VPN {state}: waiting for the tunnel"))
+        elif vpn is not None and not vpn.connected:
+            event.add_status(ops.WaitingStatus("VPN connecting: waiting for its health check"))
         elif vpn is not None and settings is not None:
-            ip = vpn.public_ip or "unknown"
             event.add_status(
-                ops.ActiveStatus(f"VPN connected via {settings.provider}, public IP {ip}")
+                ops.ActiveStatus(
+                    f"VPN connected via {settings.provider}, public IP {vpn.public_ip}"
+                )
             )
         else:
             event.add_status(ops.WaitingStatus("waiting for Gluetun"))
+
+    def _no_traffic(self, vpn: control.VpnState) -> str:
+        """The Blocked message for a tunnel that is up but passes nothing."""
+        vpn_type = self._settings.vpn_type if self._settings else "wireguard"
+        keys = "private-key or addresses" if vpn_type == "wireguard" else "username or password"
+        uri = self.config.get(CREDENTIALS_OPTION) or "<secret URI>"
+        return (
+            f"VPN up but no traffic passes (gluetun: {vpn.health_error}): likely a wrong "
+            f"{keys} in {CREDENTIALS_OPTION}; fix it with juju update-secret {uri}"
+        )
 
     # -----------------------------------------------------------------------------------------
     # Reconcile
@@ -194,10 +218,29 @@ class GluetunCharm(ops.CharmBase):
             self._problems.append(e)
         if applied is not None and applied.gluetun_running:
             try:
-                self._vpn = control.vpn_state(applied.charm_key)
+                self._vpn = self._observe(applied)
             except CharmarrError as e:
-                self._problems.append(e)
+                why = diagnose.gluetun(self.unit.get_container(GLUETUN), self.unit.name)
+                self._problems.append(why or e)
         self._publish(inputs)
+
+    def _observe(self, applied: Applied) -> control.VpnState:
+        """Gluetun's VPN state; after a restart, wait (bounded) for the tunnel to settle.
+
+        Raises:
+            WaitingError: the control server does not answer (the caller asks Pebble why).
+        """
+        if not self._restarted:
+            return control.vpn_state(applied.charm_key)
+
+        def settled() -> control.VpnState | None:
+            try:
+                state = control.vpn_state(applied.charm_key)
+            except CharmarrError:
+                return None
+            return state if state.settled else None
+
+        return poll(settled, attempts=10, delay=3.0) or control.vpn_state(applied.charm_key)
 
     def _read_inputs(self) -> Inputs:
         inputs = Inputs(live=self.vpn_gateway.relations)
@@ -222,9 +265,24 @@ class GluetunCharm(ops.CharmBase):
                     refresh=self._refresh,
                 )
                 wanted = (*REQUIRED_KEYS[vpn_type], *OPTIONAL_KEYS[vpn_type])
+                if inputs.settings is not None:
+                    uri = str(self.config.get(CREDENTIALS_OPTION))
+                    check_credentials(inputs.settings, content, uri)
                 inputs.credentials = {k: content[k] for k in wanted if content.get(k)}
             except CharmarrError as e:
                 inputs.problems.append(e)
+        if inputs.settings is not None:
+            missing = uncovered(inputs.settings.cidrs, needed_addresses())
+            if missing:
+                # Started like this, Gluetun would cut the unit off from its controller.
+                inputs.settings = None
+                listed = "; ".join(f"{what} {', '.join(ips)}" for what, ips in missing.items())
+                inputs.problems.append(
+                    InvalidConfigError(
+                        f"cluster-cidrs must cover {listed}: juju config {self.app.name} "
+                        "cluster-cidrs=<pod CIDR>,<service CIDR> including them"
+                    )
+                )
         try:
             inputs.proxy = self._ensure(self._proxy, policy)
         except CharmarrError as e:
@@ -320,10 +378,15 @@ class GluetunCharm(ops.CharmBase):
         try:
             if inputs.settings is not None and inputs.credentials is not None and proxy:
                 files = gluetun_files(inputs.settings, inputs.credentials, proxy)
-                layer = gluetun_layer(inputs.settings, files)
-                digest = stamp(files)
+                layer = gluetun_layer(inputs.settings, files, self.meta.containers)
+                rules = post_rules(inputs.settings)
+                # Everything Gluetun reads only at start, so a change means one restart.
+                digest = stamp({**files, POST_RULES_FILE: rules})
                 if GLUETUN not in gluetun_plan.services or current.stamps.get(GLUETUN) != digest:
                     self._push_gluetun_files(gluetun, files)
+                    gluetun.push(
+                        POST_RULES_FILE, rules, make_dirs=True, user_id=ROOT, group_id=ROOT
+                    )
                     wanted.stamps[GLUETUN] = digest
                     gluetun_changed = True
             result.gluetun_running = layer is not None or GLUETUN in gluetun_plan.services
@@ -359,14 +422,18 @@ class GluetunCharm(ops.CharmBase):
                 gluetun.push(
                     AUTH_FILE, text, make_dirs=True, permissions=0o600, user_id=ROOT, group_id=ROOT
                 )
+            # One restart at most: a replan restarts Gluetun with everything written above.
             if layer is not None:
                 replanned = _ensure_layer(gluetun, gluetun_plan, GLUETUN, layer)
                 if (gluetun_changed or roles_changed) and not replanned:
                     gluetun.restart(GLUETUN)
+                result.restarted = replanned or gluetun_changed or roles_changed
+                self._restarted |= result.restarted
             elif result.gluetun_running and roles_changed:
                 # Options or credentials are unusable: the last good configuration keeps
                 # running, but a new or removed role still needs the auth file reloaded.
                 gluetun.restart(GLUETUN)
+                result.restarted = self._restarted = True
         except _PEBBLE_ERRORS as e:
             raise _waiting(GLUETUN, e) from None
 

@@ -1,0 +1,59 @@
+"""The addresses this pod must keep reaching once Gluetun's firewall is up.
+
+Gluetun's OUTPUT policy is DROP for every container of the pod: only the tunnel, the
+pod's link network and ``FIREWALL_OUTBOUND_SUBNETS`` (``cluster-cidrs``) stay reachable
+(gluetun internal/firewall/enable.go). The Juju agent in the charm container talks to
+its controller and the charm talks to the Kubernetes API through that same firewall, so
+``cluster-cidrs`` must contain their addresses, or the unit is cut off for good (Pebble
+starts Gluetun again with the pod). Both are known without a network call: Juju gives
+the hook its controller addresses (``JUJU_API_ADDRESSES``) and the kubelet gives every
+container the API service's address (``KUBERNETES_SERVICE_HOST``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Mapping
+
+CONTROLLER = "the Juju controller"
+KUBERNETES_API = "the Kubernetes API"
+
+
+def _host(address: str) -> str:
+    """``host`` of ``host:port``, ``[v6]:port`` or a bare host."""
+    address = address.strip()
+    if address.startswith("["):
+        return address[1:].split("]", 1)[0]
+    if address.count(":") == 1:
+        return address.split(":", 1)[0]
+    return address
+
+
+def _ips(host: str) -> tuple[str, ...]:
+    """``host`` as IP addresses (resolved if it is a name; nothing if it does not resolve)."""
+    try:
+        return (str(ipaddress.ip_address(host)),)
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return ()
+    return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def needed_addresses(environ: Mapping[str, str] | None = None) -> dict[str, tuple[str, ...]]:
+    """What the pod must reach outside the tunnel, by name: controller and API addresses."""
+    env = os.environ if environ is None else environ
+    needed: dict[str, tuple[str, ...]] = {}
+    controller: list[str] = []
+    for address in env.get("JUJU_API_ADDRESSES", "").split():
+        controller += _ips(_host(address))
+    if controller:
+        needed[CONTROLLER] = tuple(dict.fromkeys(controller))
+    api = env.get("KUBERNETES_SERVICE_HOST", "").strip()
+    if api:
+        needed[KUBERNETES_API] = _ips(api)
+    return needed
