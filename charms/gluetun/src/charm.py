@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import ops
 from _gluetun import control, diagnose
-from _gluetun.cluster import needed_addresses
+from _gluetun.cluster import api_url, needed_addresses
 from _gluetun.config import (
     CREDENTIALS_OPTION,
     EXAMPLES,
@@ -48,7 +48,7 @@ from _gluetun.workload import (
 )
 from ops import pebble
 
-from charmarr_interfaces.k8s import PodPatch, PodPatcher
+from charmarr_interfaces.k8s import API_URL, KubernetesApi, PodPatch, PodPatcher
 from charmarr_interfaces.reconcile import observe_reconcile_events
 from charmarr_interfaces.secrets import (
     ROTATION_OPTION,
@@ -132,7 +132,7 @@ class GluetunCharm(ops.CharmBase):
             _new_proxy_credentials,
             description="Credentials of Gluetun's HTTP and SOCKS5 proxies",
         )
-        self._pod = PodPatcher(self)
+        self._pod = PodPatcher(self, _KubernetesApiByAddress)
         self._rotation = CredentialRotation(
             self,
             secrets=self._owned_secret,
@@ -571,6 +571,13 @@ class GluetunCharm(ops.CharmBase):
         for key in [applied.charm_key, *(control_keys or {}).values()]:
             if not control.accepts(key):
                 raise WaitingError("the gluetun control server did not accept the new key")
+
+
+class _KubernetesApiByAddress(KubernetesApi):
+    """The Kubernetes API at the address the kubelet gives the pod, needing no DNS."""
+
+    def __init__(self, namespace: str):
+        super().__init__(namespace, base_url=api_url() or API_URL)
 
 
 _PEBBLE_ERRORS = (pebble.ConnectionError, pebble.APIError, pebble.PathError, pebble.ChangeError)

@@ -57,3 +57,18 @@ def needed_addresses(environ: Mapping[str, str] | None = None) -> dict[str, tupl
     if api:
         needed[KUBERNETES_API] = _ips(api)
     return needed
+
+
+def api_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """The Kubernetes API by address, or None to use its DNS name.
+
+    Gluetun points the pod's DNS at its own resolver, which answers through the tunnel
+    and knows no cluster names; the address the kubelet gives every container needs no
+    lookup (and is covered by cluster-cidrs, see :func:`needed_addresses`).
+    """
+    env = os.environ if environ is None else environ
+    host = env.get("KUBERNETES_SERVICE_HOST", "").strip()
+    if not host:
+        return None
+    port = env.get("KUBERNETES_SERVICE_PORT", "443").strip() or "443"
+    return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
