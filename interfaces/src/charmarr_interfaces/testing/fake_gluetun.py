@@ -126,7 +126,7 @@ class FakeGluetun(FakeApp):
         self._checks = 0
         # mirrors gluetun cmd/gluetun/main.go: the TUN check fails the start, before any server
         self.exited = self.tun != "ok"
-        # mirrors gluetun internal/server/middlewares/auth/configfile.go: read once at start
+        # mirrors gluetun internal/server/server.go: auth.Read once, as the server is set up
         text = self.auth_file.read_text() if self.auth_file and self.auth_file.exists() else ""
         self._roles = parse_roles(text) if text else []
 
