@@ -10,12 +10,13 @@ control server's auth file (ADR-001), never from relation-broken's event data.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 
 import ops
 from _gluetun import control, diagnose
-from _gluetun.cluster import api_url, needed_addresses
+from _gluetun.cluster import api_url, discover_cidrs, host_route, needed_addresses
 from _gluetun.config import (
     CREDENTIALS_OPTION,
     EXAMPLES,
@@ -48,6 +49,7 @@ from _gluetun.workload import (
 )
 from ops import pebble
 
+from charmarr_interfaces.http import WorkloadHttpError, WorkloadUnreachableError
 from charmarr_interfaces.k8s import API_URL, KubernetesApi, PodPatch, PodPatcher
 from charmarr_interfaces.reconcile import observe_reconcile_events
 from charmarr_interfaces.secrets import (
@@ -123,8 +125,11 @@ class Applied:
 class GluetunCharm(ops.CharmBase):
     """Gluetun and a SOCKS5 server, wired to qBittorrent, SABnzbd and Prowlarr by secret ID."""
 
+    _stored = ops.StoredState()
+
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
+        self._stored.set_default(derived_cidrs="")
         self.vpn_gateway = VpnGatewayProvider(self)
         self._proxy = OwnedSecret(
             self,
@@ -272,17 +277,12 @@ class GluetunCharm(ops.CharmBase):
             except CharmarrError as e:
                 inputs.problems.append(e)
         if inputs.settings is not None:
-            missing = uncovered(inputs.settings.cidrs, needed_addresses())
-            if missing:
+            try:
+                inputs.settings = self._with_cluster(inputs.settings)
+            except CharmarrError as e:
                 # Started like this, Gluetun would cut the unit off from its controller.
                 inputs.settings = None
-                listed = "; ".join(f"{what} {', '.join(ips)}" for what, ips in missing.items())
-                inputs.problems.append(
-                    InvalidConfigError(
-                        f"cluster-cidrs must cover {listed}: juju config {self.app.name} "
-                        "cluster-cidrs=<pod CIDR>,<service CIDR> including them"
-                    )
-                )
+                inputs.problems.append(e)
         try:
             inputs.proxy = self._ensure(self._proxy, policy)
         except CharmarrError as e:
@@ -295,6 +295,49 @@ class GluetunCharm(ops.CharmBase):
             except CharmarrError as e:
                 inputs.problems.append(e)
         return inputs
+
+    def _with_cluster(self, settings: VpnSettings) -> VpnSettings:
+        """``settings`` with the cluster's networks: configured, or found once in the API.
+
+        Raises:
+            InvalidConfigError: they would not cover the controller or the API, naming the
+                exact value to set.
+        """
+        needed = needed_addresses()
+        cidrs, derived = settings.cidrs, not settings.cidrs
+        if derived:
+            stored = str(self._stored.derived_cidrs)
+            cidrs = tuple(stored.split(",")) if stored else self._discover_cidrs()
+        missing = uncovered(cidrs, needed)
+        if cidrs and not missing:
+            if derived and not self._stored.derived_cidrs:
+                self._stored.derived_cidrs = ",".join(cidrs)
+                logger.info("cluster-cidrs unset: using %s from the Kubernetes API", cidrs)
+            return dataclasses.replace(settings, cidrs=cidrs)
+        listed = "; ".join(f"{what} {', '.join(ips)}" for what, ips in missing.items())
+        fix = f"juju config {self.app.name} cluster-cidrs="
+        routes = tuple(host_route(ip) for ips in missing.values() for ip in ips)
+        if not cidrs:
+            covering = f", covering {listed}" if listed else ""
+            raise InvalidConfigError(
+                "cluster-cidrs unset and not found in the Kubernetes API: "
+                f"{fix}<pod CIDR>,<service CIDR>{covering} "
+                "(MicroK8s: 10.1.0.0/16,10.152.183.0/24)"
+            )
+        value = ",".join(dict.fromkeys((*cidrs, *routes)))
+        if derived:
+            raise InvalidConfigError(
+                f"cluster-cidrs unset and the cluster's networks miss {listed}: {fix}{value}"
+            )
+        raise InvalidConfigError(f"cluster-cidrs must cover {listed}: {fix}{value}")
+
+    def _discover_cidrs(self) -> tuple[str, ...]:
+        """The cluster's networks from the Kubernetes API (only while they are unknown)."""
+        try:
+            return discover_cidrs(_KubernetesApiByAddress(self.model.name))
+        except (WorkloadUnreachableError, WorkloadHttpError) as e:
+            logger.info("could not read the cluster's networks: %s", e.message)
+            return ()
 
     def _ensure(self, owned: OwnedSecret, policy: ops.SecretRotate | None) -> OwnedState:
         """The leader gets or creates the secret; another unit reads its latest revision.

@@ -17,6 +17,8 @@ import os
 import socket
 from collections.abc import Mapping
 
+from charmarr_interfaces.k8s import KubernetesApi
+
 CONTROLLER = "the Juju controller"
 KUBERNETES_API = "the Kubernetes API"
 
@@ -72,3 +74,50 @@ def api_url(environ: Mapping[str, str] | None = None) -> str | None:
         return None
     port = env.get("KUBERNETES_SERVICE_PORT", "443").strip() or "443"
     return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+
+
+def discover_cidrs(api: KubernetesApi) -> tuple[str, ...]:
+    """The cluster's pod and service networks and node addresses, from the Kubernetes API.
+
+    Pod networks: nodes' ``spec.podCIDRs``, Calico's IP pools (MicroK8s), Cilium's
+    per-node pools (Canonical Kubernetes); service networks: ServiceCIDR objects
+    (Kubernetes >= 1.33, or v1beta1 from 1.31); nodes: their InternalIP as a host route,
+    where a service address ends up with Cilium's socket load balancing. Resource types
+    the cluster does not serve are skipped; an empty answer means "not found".
+
+    Raises:
+        WorkloadUnreachableError, WorkloadHttpError: the API did not answer usefully.
+    """
+    found: list[str] = []
+    nodes = api.list_items("/api/v1/nodes") or []
+    for node in nodes:
+        found += (node.get("spec") or {}).get("podCIDRs") or []
+    for pool in api.list_items("/apis/crd.projectcalico.org/v1/ippools") or []:
+        found.append((pool.get("spec") or {}).get("cidr") or "")
+    for node in api.list_items("/apis/cilium.io/v2/ciliumnodes") or []:
+        found += ((node.get("spec") or {}).get("ipam") or {}).get("podCIDRs") or []
+    services = api.list_items("/apis/networking.k8s.io/v1/servicecidrs")
+    if services is None:
+        services = api.list_items("/apis/networking.k8s.io/v1beta1/servicecidrs")
+    for service in services or []:
+        found += (service.get("spec") or {}).get("cidrs") or []
+    for node in nodes:
+        for address in (node.get("status") or {}).get("addresses") or []:
+            if address.get("type") == "InternalIP":
+                found.append(host_route(str(address.get("address", ""))))
+    networks: list[str] = []
+    for entry in found:
+        try:
+            networks.append(str(ipaddress.ip_network(str(entry), strict=False)))
+        except ValueError:
+            continue
+    return tuple(dict.fromkeys(networks))
+
+
+def host_route(address: str) -> str:
+    """``address`` as a one-address CIDR (/32 or /128); empty if it is not an address."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return ""
+    return f"{ip}/{ip.max_prefixlen}"

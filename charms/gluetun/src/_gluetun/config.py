@@ -119,12 +119,6 @@ def parse_settings(config: Mapping[str, object], app: str) -> VpnSettings:
                 f"invalid cluster-cidrs entry {entry[:48]!r}: use comma-separated CIDRs, "
                 "e.g. 10.1.0.0/16,10.152.183.0/24"
             ) from None
-    if not cidrs:
-        raise InvalidConfigError(
-            f"cluster-cidrs unset: Gluetun's firewall cuts this pod off from the Juju "
-            f"controller and the cluster without it; juju config {app} "
-            "cluster-cidrs=<pod CIDR>,<service CIDR> (MicroK8s: 10.1.0.0/16,10.152.183.0/24)"
-        )
     return VpnSettings(provider, vpn_type, tuple(countries), tuple(dict.fromkeys(cidrs)))
 
 

@@ -78,49 +78,87 @@ def test_clients_reach_the_proxies_and_peers_the_udp_relay_only(gw):
 
 
 @pytest.mark.parametrize(
-    "cidrs",
+    ("cidrs", "served"),
     [
-        None,
-        "",
-        "10.1.0.0/16",
-        "192.168.0.0/16",
-        "10.152.183.44/32",
-        "10.1.0.0/16,10.152.183.0/24",
+        (None, True),
+        ("", True),
+        (None, False),
+        ("10.1.0.0/16", True),
+        ("192.168.0.0/16", True),
+        ("10.152.183.44/32", True),
+        ("10.1.0.0/16,10.152.183.0/24", True),
     ],
 )
-def test_never_active_with_a_pod_that_cannot_reach_its_controller(gw, in_cluster, cidrs):
+def test_never_active_with_a_pod_that_cannot_reach_its_controller(
+    gw, in_cluster, fake_network, cidrs, served
+):
+    if not served:  # a cluster whose API tells nothing about its networks
+        fake_network.kubernetes.lists = dict.fromkeys(fake_network.kubernetes.lists)
     out = gw.ctx.run(gw.ctx.on.config_changed(), gw.state(config={"cluster-cidrs": cidrs}))
 
     plan = out.get_container("gluetun").plan
-    if "gluetun" in plan.services:
+    covered = "gluetun" in plan.services
+    if covered:
         wall = firewall(gw, out)
         assert wall.reaches(CONTROLLER) and wall.reaches(API)
     if isinstance(out.unit_status, testing.ActiveStatus):
-        assert cidrs == "10.1.0.0/16,10.152.183.0/24"
+        assert covered
     else:
         assert isinstance(out.unit_status, testing.BlockedStatus)
-        assert "gluetun" not in plan.services  # never started cut off
+        assert out.unit_status.message.startswith("cluster-cidrs ")
+        assert not covered  # never started cut off
+    # Covered exactly when the operator's value, or the API's networks, hold both.
+    assert covered == (cidrs in (None, "", "10.1.0.0/16,10.152.183.0/24") and served)
 
 
-def test_uncovered_addresses_are_named(gw, in_cluster):
+def test_uncovered_addresses_are_named_with_the_exact_value_to_set(gw, in_cluster):
     in_cluster.setenv("JUJU_API_ADDRESSES", f"{CONTROLLER}:17070 10.1.2.3:17070")
     out = gw.ctx.run(gw.ctx.on.config_changed(), gw.state(config={"cluster-cidrs": "10.1.0.0/16"}))
 
     assert out.unit_status == testing.BlockedStatus(
         f"cluster-cidrs must cover the Juju controller {CONTROLLER}; the Kubernetes API "
-        f"{API}: juju config gluetun-k8s cluster-cidrs=<pod CIDR>,<service CIDR> including them"
+        f"{API}: juju config gluetun-k8s cluster-cidrs=10.1.0.0/16,{CONTROLLER}/32,{API}/32"
     )
 
 
-def test_unset_cluster_cidrs_blocks_naming_what_to_set(gw):
+def test_unset_cluster_cidrs_come_from_the_kubernetes_api_once(gw, in_cluster, fake_network):
     out = gw.ctx.run(gw.ctx.on.config_changed(), gw.state(config={"cluster-cidrs": None}))
 
-    assert isinstance(out.unit_status, testing.BlockedStatus)
-    assert out.unit_status.message.startswith("cluster-cidrs unset: ")
-    assert "juju config gluetun-k8s cluster-cidrs=<pod CIDR>,<service CIDR>" in (
-        out.unit_status.message
+    assert isinstance(out.unit_status, testing.ActiveStatus)
+    # Calico's pool, the ServiceCIDR, and the node (Cilium's socket load balancing).
+    assert gw.env(out)["FIREWALL_OUTBOUND_SUBNETS"] == (
+        "10.1.0.0/16,10.152.183.0/24,192.168.1.20/32"
+    )
+    lists = [r for r in fake_network.kubernetes.requests if "statefulsets" not in r.path]
+    assert lists
+    calls = len(fake_network.kubernetes.requests)
+    gw.ctx.run(gw.ctx.on.update_status(), out)
+    assert len(fake_network.kubernetes.requests) == calls  # remembered, not asked again
+
+
+def test_unset_and_not_in_the_api_blocks_naming_what_to_set(gw, in_cluster, fake_network):
+    fake_network.kubernetes.lists = dict.fromkeys(fake_network.kubernetes.lists)
+    out = gw.ctx.run(gw.ctx.on.config_changed(), gw.state(config={"cluster-cidrs": None}))
+
+    assert out.unit_status == testing.BlockedStatus(
+        "cluster-cidrs unset and not found in the Kubernetes API: juju config gluetun-k8s "
+        "cluster-cidrs=<pod CIDR>,<service CIDR>, covering the Juju controller "
+        f"{CONTROLLER}; the Kubernetes API {API} (MicroK8s: 10.1.0.0/16,10.152.183.0/24)"
     )
     assert "gluetun" not in out.get_container("gluetun").plan.services
+
+
+def test_unset_and_the_api_misses_the_controller_names_the_exact_value(
+    gw, in_cluster, fake_network
+):
+    fake_network.kubernetes.lists["servicecidrs"] = None  # Kubernetes < 1.31
+    out = gw.ctx.run(gw.ctx.on.config_changed(), gw.state(config={"cluster-cidrs": None}))
+
+    assert out.unit_status == testing.BlockedStatus(
+        f"cluster-cidrs unset and the cluster's networks miss the Juju controller {CONTROLLER}; "
+        f"the Kubernetes API {API}: juju config gluetun-k8s cluster-cidrs=10.1.0.0/16,"
+        f"192.168.1.20/32,{CONTROLLER}/32,{API}/32"
+    )
 
 
 def test_a_change_that_would_cut_the_unit_off_keeps_the_running_gluetun(gw, in_cluster, spy):
