@@ -33,6 +33,7 @@ ADDRESS = "localhost:8000"
 HEALTH_ADDRESS = "127.0.0.1:9999"
 """Gluetun's health server (HEALTH_SERVER_ADDRESS's default)."""
 NOT_CHECKED_YET = "healthcheck did not run yet"
+# mirrors gluetun internal/healthcheck/checker.go: the startup check's error, no handshake
 TUNNEL_DOWN = (
     "startup check: all check tries failed: dialing: dial tcp4 104.16.132.229:443: i/o timeout"
 )
@@ -180,6 +181,7 @@ class FakeGluetun(FakeApp):
         if self.starts == 0:
             self.start()
         if self.exited:
+            # a process that is gone: its ports are closed
             raise ConnectionRefusedError("fake gluetun: exited")
         if urlsplit(request.url).port == 9999:
             return self._health()
@@ -216,7 +218,8 @@ class Firewall:
     Policies DROP; accepted: loopback, established traffic, input to the pod's link
     network, ``FIREWALL_INPUT_PORTS`` (TCP and UDP) on the default interface, output to
     the link network and ``FIREWALL_OUTBOUND_SUBNETS``, then the post-rules' ``-A INPUT``
-    lines. ``link`` is the pod's non-gateway route: ``169.254.1.1/32`` on Calico.
+    lines. ``link`` is the pod's non-gateway route: ``169.254.1.1/32`` on Calico
+    (internal/routing/local.go).
     """
 
     env: Mapping[str, str]
