@@ -4,8 +4,8 @@ Gluetun's OUTPUT policy is DROP for every container of the pod: only the tunnel,
 pod's link network and ``FIREWALL_OUTBOUND_SUBNETS`` (``cluster-cidrs``) stay reachable
 (gluetun internal/firewall/enable.go). The Juju agent in the charm container talks to
 its controller and the charm talks to the Kubernetes API through that same firewall, so
-``cluster-cidrs`` must contain their addresses, or the unit is cut off for good (Pebble
-starts Gluetun again with the pod). Both are known without a network call: Juju gives
+``cluster-cidrs`` must contain their addresses, or the unit is cut off: no hook runs
+again to fix it, and its probes still pass. Both are known without a network call: Juju gives
 the hook its controller addresses (``JUJU_API_ADDRESSES``) and the kubelet gives every
 container the API service's address (``KUBERNETES_SERVICE_HOST``).
 """
