@@ -119,7 +119,7 @@ class Applied:
     charm_key: str = ""
     gluetun_running: bool = False
     restarted: bool = False
-    """Gluetun was (re)started in this hook: its tunnel is on its way up."""
+    """Gluetun was (re)started by this apply: its tunnel is on its way up."""
 
 
 class GluetunCharm(ops.CharmBase):
