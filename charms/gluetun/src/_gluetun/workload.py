@@ -201,8 +201,9 @@ def input_ports(containers: Iterable[str]) -> tuple[int, ...]:
 def post_rules(settings: VpnSettings) -> str:
     """Gluetun's post-rules: the pod's peers may reach 3proxy's UDP relay ports.
 
-    3proxy answers a SOCKS5 UDP ASSOCIATE with a port it binds then; Gluetun's INPUT
-    chain drops it unless admitted. Only ``cluster-cidrs`` sources, only unprivileged
+    3proxy answers a SOCKS5 UDP ASSOCIATE with a port it binds then on the address the
+    client reached (port 0: ephemeral; 3proxy src/socks.c); Gluetun's INPUT chain drops
+    it unless admitted. Only ``cluster-cidrs`` sources, only unprivileged
     ports (Gluetun's DNS on 53 stays closed).
     """
     lines = ["# managed by the gluetun-k8s charm: SOCKS5 UDP relay for the cluster"]
