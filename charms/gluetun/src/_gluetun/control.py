@@ -22,6 +22,8 @@ HEALTH_URL = f"http://{HEALTH_ADDRESS}"
 NAME = "gluetun control server"
 NOT_CHECKED_YET = "healthcheck did not run yet"
 """Gluetun's health error until its first check after the tunnel came up."""
+ENDED = ("stopped", "crashed", "completed")
+"""VPN loop statuses that waiting will not change (gluetun internal/constants/status.go)."""
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,8 @@ class VpnState:
 
     @property
     def settled(self) -> bool:
-        """Worth reporting: connected or failing, not still on its way up."""
-        return self.connected or self.failing
+        """Worth reporting: connected, failing or ended; not still on its way up."""
+        return self.connected or self.failing or self.status in ENDED
 
 
 def _client(key: str) -> HttpClient:

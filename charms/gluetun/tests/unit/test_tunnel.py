@@ -145,3 +145,12 @@ def test_the_fake_reads_its_auth_file_only_at_start(gw, tmp_path):
     assert gw.fake.role_of("k-0123456789") is None
     gw.fake.start()
     assert gw.fake.role_of("k-0123456789") is not None
+
+
+def test_a_stopped_vpn_after_a_restart_is_reported_without_waiting_it_out(gw, requirer):
+    gw.fake.connected = False  # Gluetun's VPN loop says "stopped"
+    out = gw.ctx.run(gw.ctx.on.config_changed(), gw.state(relations=[requirer.relation]))
+
+    assert out.unit_status == testing.WaitingStatus("VPN stopped: waiting for the tunnel")
+    asked = [r.path for r in gw.fake.requests if r.path == "/v1/vpn/status"]
+    assert len(asked) == 1  # settled at once: waiting would not change it
