@@ -25,6 +25,9 @@ def stack(juju: jubilant.Juju) -> jubilant.Juju:
     assert model is not None
     kubectl("-n", model, "apply", "-f", str(ROOT / "tests/integration/media-pvc.yaml"))
     juju.deploy(BUNDLE, trust=True)
+    # Gluetun's firewall needs the cluster's networks (MicroK8s defaults unless given).
+    cidrs = os.environ.get("CHARMARR_CLUSTER_CIDRS", "10.1.0.0/16,10.152.183.0/24")
+    juju.config("gluetun", {"cluster-cidrs": cidrs})
 
     if vpn_available():
         content = {"private-key": os.environ["CHARMARR_WIREGUARD_PRIVATE_KEY"]}

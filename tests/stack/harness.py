@@ -364,13 +364,13 @@ def _sabnzbd_kit(unit: str, root: Path) -> _Kit:
 def _gluetun_kit(unit: str, root: Path) -> _Kit:
     containers, gluetun_dir, socks_dir = wired_gluetun.containers(root)
     fake = FakeGluetun(gluetun_dir / GLUETUN_AUTH)
-    workload = Workload(unit, "gluetun", fake)
+    workload = Workload(unit, "gluetun", fake, FakeGluetun.start)
     socks = Workload(unit, "socks5", None)
     return _Kit(
         containers,
         [],
         {("gluetun", "gluetun"): workload, ("socks5", "socks5"): socks},
-        {8000: workload},
+        {8000: workload, 9999: workload},
         {"secrets": gluetun_dir, "socks5": socks_dir},
         fake,
     )
@@ -1217,7 +1217,10 @@ class Stack:
         return self.network.requests[hook.requests[0] : hook.requests[1]]
 
 
-WIREGUARD = {"private-key": "wg-private-7f3a9c1e5b2d4f60a8", "addresses": "10.64.0.2/32"}
+WIREGUARD = {
+    "private-key": "cGxhY2Vob2xkZXIta2V5LW9mLXRoaXJ0eS10d28tYj0=",
+    "addresses": "10.64.0.2/32",
+}
 """The operator's VPN account (a WireGuard key) for Gluetun's user secret."""
 
 
@@ -1238,7 +1241,11 @@ def deploy_charmarr(
         stack.grant_secret(vpn, "gluetun")
     stack.deploy_bundle(
         extra={
-            "gluetun": {"vpn-provider": "mullvad", "credentials-secret": vpn},
+            "gluetun": {
+                "vpn-provider": "mullvad",
+                "credentials-secret": vpn,
+                "cluster-cidrs": "10.1.0.0/16,10.152.183.0/24",
+            },
             "plex": {"claim-token-secret": claim},
         },
         scale=scale,

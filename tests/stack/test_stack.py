@@ -414,7 +414,7 @@ def test_user_secrets_granted_late_then_updated(stack: Stack):
 
     # juju update-secret: secret-changed on Gluetun, which applies the new key at once.
     secrets_dir = stack.app("gluetun").leader.dirs["secrets"]
-    new_key = "wg-private-new-0c9e8d7f6a5b"
+    new_key = "bmV3LWtleS1vZi10aGlydHktdHdvLWJ5dGVzLW9rISE="
     mark = len(stack.hooks)
     stack.update_user_secret(uris["vpn"], {**WIREGUARD, "private-key": new_key})
     stack.settle()

@@ -10,25 +10,30 @@ control server's auth file (ADR-001), never from relation-broken's event data.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 
 import ops
-from _gluetun import control
+from _gluetun import control, diagnose
+from _gluetun.cluster import api_url, discover_cidrs, host_route, needed_addresses
 from _gluetun.config import (
     CREDENTIALS_OPTION,
     EXAMPLES,
     OPTIONAL_KEYS,
     REQUIRED_KEYS,
     VpnSettings,
+    check_credentials,
     parse_settings,
     parse_vpn_type,
+    uncovered,
 )
 from _gluetun.workload import (
     AUTH_FILE,
     CONTROL_PORT,
     GLUETUN,
     HTTP_PROXY_PORT,
+    POST_RULES_FILE,
     SECRET_FILES,
     SECRETS_DIR,
     SOCKS5,
@@ -37,13 +42,15 @@ from _gluetun.workload import (
     AuthFile,
     gluetun_files,
     gluetun_layer,
+    post_rules,
     socks5_config,
     socks5_layer,
     stamp,
 )
 from ops import pebble
 
-from charmarr_interfaces.k8s import PodPatch, PodPatcher
+from charmarr_interfaces.http import WorkloadHttpError, WorkloadUnreachableError
+from charmarr_interfaces.k8s import API_URL, KubernetesApi, PodPatch, PodPatcher
 from charmarr_interfaces.reconcile import observe_reconcile_events
 from charmarr_interfaces.secrets import (
     ROTATION_OPTION,
@@ -59,7 +66,7 @@ from charmarr_interfaces.secrets import (
     read_user_secret,
 )
 from charmarr_interfaces.vpn_gateway import VpnGatewayProvider
-from charmarr_interfaces.workload import pull_text, service_url
+from charmarr_interfaces.workload import poll, pull_text, service_url
 
 logger = logging.getLogger(__name__)
 
@@ -111,13 +118,18 @@ class Applied:
 
     charm_key: str = ""
     gluetun_running: bool = False
+    restarted: bool = False
+    """Gluetun was (re)started by this apply: its tunnel is on its way up."""
 
 
 class GluetunCharm(ops.CharmBase):
     """Gluetun and a SOCKS5 server, wired to qBittorrent, SABnzbd and Prowlarr by secret ID."""
 
+    _stored = ops.StoredState()
+
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
+        self._stored.set_default(derived_cidrs="")
         self.vpn_gateway = VpnGatewayProvider(self)
         self._proxy = OwnedSecret(
             self,
@@ -125,7 +137,7 @@ class GluetunCharm(ops.CharmBase):
             _new_proxy_credentials,
             description="Credentials of Gluetun's HTTP and SOCKS5 proxies",
         )
-        self._pod = PodPatcher(self)
+        self._pod = PodPatcher(self, _KubernetesApiByAddress)
         self._rotation = CredentialRotation(
             self,
             secrets=self._owned_secret,
@@ -138,6 +150,8 @@ class GluetunCharm(ops.CharmBase):
         self._settings: VpnSettings | None = None
         self._reconciled = False
         self._refresh = False
+        self._restarted = False
+        """Gluetun was (re)started in this hook (by reconcile or a rotation)."""
         # relation-created too: a new relation's control secret is made before it joins.
         observe_reconcile_events(self, self._on_event)
         framework.observe(self.on["vpn-gateway"].relation_created, self._on_event)
@@ -159,16 +173,31 @@ class GluetunCharm(ops.CharmBase):
         for problem in self._problems:
             event.add_status(problem.status)
         vpn, settings = self._vpn, self._settings
-        if vpn is not None and not vpn.connected:
+        if vpn is not None and vpn.failing:
+            event.add_status(ops.BlockedStatus(self._no_traffic(vpn)))
+        elif vpn is not None and vpn.status != "running":
             state = vpn.status or "down"
             event.add_status(ops.WaitingStatus(f"VPN {state}: waiting for the tunnel"))
+        elif vpn is not None and not vpn.connected:
+            event.add_status(ops.WaitingStatus("VPN connecting: waiting for its health check"))
         elif vpn is not None and settings is not None:
-            ip = vpn.public_ip or "unknown"
             event.add_status(
-                ops.ActiveStatus(f"VPN connected via {settings.provider}, public IP {ip}")
+                ops.ActiveStatus(
+                    f"VPN connected via {settings.provider}, public IP {vpn.public_ip}"
+                )
             )
         else:
             event.add_status(ops.WaitingStatus("waiting for Gluetun"))
+
+    def _no_traffic(self, vpn: control.VpnState) -> str:
+        """The Blocked message for a tunnel that is up but passes nothing."""
+        vpn_type = self._settings.vpn_type if self._settings else "wireguard"
+        keys = "private-key or addresses" if vpn_type == "wireguard" else "username or password"
+        uri = self.config.get(CREDENTIALS_OPTION) or "<secret URI>"
+        return (
+            f"VPN up but no traffic passes (gluetun: {vpn.health_error}): likely a wrong "
+            f"{keys} in {CREDENTIALS_OPTION}; fix it with juju update-secret {uri}"
+        )
 
     # -----------------------------------------------------------------------------------------
     # Reconcile
@@ -194,10 +223,29 @@ class GluetunCharm(ops.CharmBase):
             self._problems.append(e)
         if applied is not None and applied.gluetun_running:
             try:
-                self._vpn = control.vpn_state(applied.charm_key)
+                self._vpn = self._observe(applied)
             except CharmarrError as e:
-                self._problems.append(e)
+                why = diagnose.gluetun(self.unit.get_container(GLUETUN), self.unit.name)
+                self._problems.append(why or e)
         self._publish(inputs)
+
+    def _observe(self, applied: Applied) -> control.VpnState:
+        """Gluetun's VPN state; after a restart, wait (bounded) for the tunnel to settle.
+
+        Raises:
+            WaitingError: the control server does not answer (the caller asks Pebble why).
+        """
+        if not self._restarted:
+            return control.vpn_state(applied.charm_key)
+
+        def settled() -> control.VpnState | None:
+            try:
+                state = control.vpn_state(applied.charm_key)
+            except CharmarrError:
+                return None
+            return state if state.settled else None
+
+        return poll(settled, attempts=10, delay=3.0) or control.vpn_state(applied.charm_key)
 
     def _read_inputs(self) -> Inputs:
         inputs = Inputs(live=self.vpn_gateway.relations)
@@ -222,8 +270,18 @@ class GluetunCharm(ops.CharmBase):
                     refresh=self._refresh,
                 )
                 wanted = (*REQUIRED_KEYS[vpn_type], *OPTIONAL_KEYS[vpn_type])
+                if inputs.settings is not None:
+                    uri = str(self.config.get(CREDENTIALS_OPTION))
+                    check_credentials(inputs.settings, content, uri)
                 inputs.credentials = {k: content[k] for k in wanted if content.get(k)}
             except CharmarrError as e:
+                inputs.problems.append(e)
+        if inputs.settings is not None:
+            try:
+                inputs.settings = self._with_cluster(inputs.settings)
+            except CharmarrError as e:
+                # Started like this, Gluetun would cut the unit off from its controller.
+                inputs.settings = None
                 inputs.problems.append(e)
         try:
             inputs.proxy = self._proxy.ensure(policy)
@@ -235,6 +293,49 @@ class GluetunCharm(ops.CharmBase):
             except CharmarrError as e:
                 inputs.problems.append(e)
         return inputs
+
+    def _with_cluster(self, settings: VpnSettings) -> VpnSettings:
+        """``settings`` with the cluster's networks: configured, or found once in the API.
+
+        Raises:
+            InvalidConfigError: they would not cover the controller or the API, naming the
+                exact value to set.
+        """
+        needed = needed_addresses()
+        cidrs, derived = settings.cidrs, not settings.cidrs
+        if derived:
+            stored = str(self._stored.derived_cidrs)
+            cidrs = tuple(stored.split(",")) if stored else self._discover_cidrs()
+        missing = uncovered(cidrs, needed)
+        if cidrs and not missing:
+            if derived and not self._stored.derived_cidrs:
+                self._stored.derived_cidrs = ",".join(cidrs)
+                logger.info("cluster-cidrs unset: using %s from the Kubernetes API", cidrs)
+            return dataclasses.replace(settings, cidrs=cidrs)
+        listed = "; ".join(f"{what} {', '.join(ips)}" for what, ips in missing.items())
+        fix = f"juju config {self.app.name} cluster-cidrs="
+        routes = tuple(host_route(ip) for ips in missing.values() for ip in ips)
+        if not cidrs:
+            covering = f", covering {listed}" if listed else ""
+            raise InvalidConfigError(
+                "cluster-cidrs unset and not found in the Kubernetes API: "
+                f"{fix}<pod CIDR>,<service CIDR>{covering} "
+                "(MicroK8s: 10.1.0.0/16,10.152.183.0/24)"
+            )
+        value = ",".join(dict.fromkeys((*cidrs, *routes)))
+        if derived:
+            raise InvalidConfigError(
+                f"cluster-cidrs unset and the cluster's networks miss {listed}: {fix}{value}"
+            )
+        raise InvalidConfigError(f"cluster-cidrs must cover {listed}: {fix}{value}")
+
+    def _discover_cidrs(self) -> tuple[str, ...]:
+        """The cluster's networks from the Kubernetes API (only while they are unknown)."""
+        try:
+            return discover_cidrs(_KubernetesApiByAddress(self.model.name))
+        except (WorkloadUnreachableError, WorkloadHttpError) as e:
+            logger.info("could not read the cluster's networks: %s", e.message)
+            return ()
 
     def _control_secret(self, relation_id: int) -> OwnedSecret:
         return OwnedSecret(
@@ -304,10 +405,15 @@ class GluetunCharm(ops.CharmBase):
         try:
             if inputs.settings is not None and inputs.credentials is not None and proxy:
                 files = gluetun_files(inputs.settings, inputs.credentials, proxy)
-                layer = gluetun_layer(inputs.settings, files)
-                digest = stamp(files)
+                layer = gluetun_layer(inputs.settings, files, self.meta.containers)
+                rules = post_rules(inputs.settings)
+                # Everything Gluetun reads only at start, so a change means one restart.
+                digest = stamp({**files, POST_RULES_FILE: rules})
                 if GLUETUN not in gluetun_plan.services or current.stamps.get(GLUETUN) != digest:
                     self._push_gluetun_files(gluetun, files)
+                    gluetun.push(
+                        POST_RULES_FILE, rules, make_dirs=True, user_id=ROOT, group_id=ROOT
+                    )
                     wanted.stamps[GLUETUN] = digest
                     gluetun_changed = True
             result.gluetun_running = layer is not None or GLUETUN in gluetun_plan.services
@@ -343,14 +449,18 @@ class GluetunCharm(ops.CharmBase):
                 gluetun.push(
                     AUTH_FILE, text, make_dirs=True, permissions=0o600, user_id=ROOT, group_id=ROOT
                 )
+            # One restart at most: a replan restarts Gluetun with everything written above.
             if layer is not None:
                 replanned = _ensure_layer(gluetun, gluetun_plan, GLUETUN, layer)
                 if (gluetun_changed or roles_changed) and not replanned:
                     gluetun.restart(GLUETUN)
+                result.restarted = replanned or gluetun_changed or roles_changed
+                self._restarted |= result.restarted
             elif result.gluetun_running and roles_changed:
                 # Options or credentials are unusable: the last good configuration keeps
                 # running, but a new or removed role still needs the auth file reloaded.
                 gluetun.restart(GLUETUN)
+                result.restarted = self._restarted = True
         except _PEBBLE_ERRORS as e:
             raise _waiting(GLUETUN, e) from None
 
@@ -482,6 +592,13 @@ class GluetunCharm(ops.CharmBase):
         for key in [applied.charm_key, *(control_keys or {}).values()]:
             if not control.accepts(key):
                 raise WaitingError("the gluetun control server did not accept the new key")
+
+
+class _KubernetesApiByAddress(KubernetesApi):
+    """The Kubernetes API at the address the kubelet gives the pod, needing no DNS."""
+
+    def __init__(self, namespace: str):
+        super().__init__(namespace, base_url=api_url() or API_URL)
 
 
 _PEBBLE_ERRORS = (pebble.ConnectionError, pebble.APIError, pebble.PathError, pebble.ChangeError)

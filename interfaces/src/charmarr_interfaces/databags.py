@@ -107,6 +107,7 @@ class VpnGatewayProviderData(AppData):
     proxy_credentials_secret_id: SecretId
     control_secret_id: SecretId
     connected: bool = False
+    """The tunnel carries traffic (public IP known, Gluetun's health check passing)."""
     public_ip: str | None = None
 
 

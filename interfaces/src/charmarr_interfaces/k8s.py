@@ -128,6 +128,19 @@ class KubernetesApi:
         path = f"/api/v1/namespaces/{self.namespace}/persistentvolumeclaims/{name}"
         return self._client.request("GET", path, expect=(200, 404)).status == 200
 
+    def list_items(self, path: str) -> list[dict] | None:
+        """The ``items`` of a list at ``path``, or None where it is not served or allowed.
+
+        An older cluster or another CNI lacks some resource types (404); that is an
+        answer, not an error.
+        """
+        response = self._client.request("GET", path, expect=(200, 403, 404))
+        if response.status != 200:
+            return None
+        data = self._client.json_of(response, path)
+        items = data.get("items") if isinstance(data, dict) else None
+        return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else None
+
     def statefulset(self, name: str) -> dict:
         """Our StatefulSet."""
         path = f"/apis/apps/v1/namespaces/{self.namespace}/statefulsets/{name}"

@@ -3,7 +3,9 @@
 Gluetun publishes its HTTP and SOCKS5 proxy URLs, the ID of the proxy-credentials secret
 (``username``, ``password``; shared by all relations), the ID of a control-API secret
 made for this relation alone (``api-key``), whether the VPN is connected and the public
-IP. The requirer publishes nothing; its presence is enough.
+IP. ``connected`` means the tunnel carries traffic (Gluetun knows its public IP and its
+health check passes), never merely that the VPN process runs. The requirer publishes
+nothing; its presence is enough.
 """
 
 from __future__ import annotations

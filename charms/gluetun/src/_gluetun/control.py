@@ -1,4 +1,11 @@
-"""Gluetun's control server, as the charm (and its tests) talk to it."""
+"""Gluetun's control and health servers, as the charm (and its tests) talk to them.
+
+"running" is not "connected": Gluetun's VPN loop reports ``running`` as soon as the VPN
+process starts, before any handshake, and a wrong WireGuard key still reads ``running``.
+The tunnel carries traffic when Gluetun knows its public IP (fetched through the tunnel)
+and its own health server answers 200 (its TCP+TLS and ICMP checks through the tunnel
+passed; gluetun internal/healthcheck/handler.go).
+"""
 
 from __future__ import annotations
 
@@ -8,19 +15,40 @@ from charmarr_interfaces.http import HttpClient, WorkloadHttpError, WorkloadUnre
 from charmarr_interfaces.secrets import WaitingError
 from charmarr_interfaces.vpn_gateway import PUBLIC_IP_PATH, VPN_STATUS_PATH
 
-from .workload import CONTROL_PORT
+from .workload import CONTROL_PORT, HEALTH_ADDRESS
 
 LOCAL_URL = f"http://localhost:{CONTROL_PORT}"
+HEALTH_URL = f"http://{HEALTH_ADDRESS}"
 NAME = "gluetun control server"
+NOT_CHECKED_YET = "healthcheck did not run yet"
+"""Gluetun's health error until its first check after the tunnel came up."""
+ENDED = ("stopped", "crashed", "completed")
+"""VPN loop statuses that waiting will not change (gluetun internal/constants/status.go)."""
 
 
 @dataclass(frozen=True)
 class VpnState:
-    """What the control server says about the tunnel."""
+    """What Gluetun says about the tunnel."""
 
-    connected: bool
     status: str
     public_ip: str | None
+    health_error: str | None
+    """None when Gluetun's health check passes; else its error (first line, shortened)."""
+
+    @property
+    def connected(self) -> bool:
+        """The tunnel carries traffic: running, healthy, and the public IP known."""
+        return self.status == "running" and self.health_error is None and bool(self.public_ip)
+
+    @property
+    def failing(self) -> bool:
+        """Running, checked, and the check failed: no traffic passes (e.g. a wrong key)."""
+        return self.status == "running" and self.health_error not in (None, NOT_CHECKED_YET)
+
+    @property
+    def settled(self) -> bool:
+        """Worth reporting: connected, failing or ended; not still on its way up."""
+        return self.connected or self.failing or self.status in ENDED
 
 
 def _client(key: str) -> HttpClient:
@@ -39,8 +67,24 @@ def _get(client: HttpClient, path: str) -> dict[str, object]:
     return answer
 
 
+def health_error() -> str | None:
+    """None if Gluetun's health server answers 200, else why not (no secret in it)."""
+    client = HttpClient(HEALTH_URL, name="gluetun health server", timeout=3.0)
+    try:
+        response = client.request("GET", "/", expect=(200, 500))
+    except WorkloadUnreachableError:
+        return "its health server does not answer"
+    except WorkloadHttpError as e:
+        return e.message
+    if response.status == 200:
+        return None
+    text = response.body.decode("utf-8", "replace").strip().splitlines()
+    first = text[0].strip() if text else "unhealthy"
+    return first if len(first) <= 100 else first[:97] + "..."
+
+
 def vpn_state(key: str) -> VpnState:
-    """The VPN status and public IP, asked with ``key``.
+    """The VPN status, public IP and health, the first two asked with ``key``.
 
     Raises:
         WaitingError: the server did not answer, refused the key, failed or sent garbage.
@@ -49,12 +93,11 @@ def vpn_state(key: str) -> VpnState:
     status = _get(client, VPN_STATUS_PATH).get("status")
     if not isinstance(status, str):
         raise WaitingError(f"{NAME} answered {VPN_STATUS_PATH} without a status")
-    connected = status == "running"
-    public_ip: str | None = None
-    if connected:
-        value = _get(client, PUBLIC_IP_PATH).get("public_ip")
-        public_ip = value if isinstance(value, str) and value else None
-    return VpnState(connected, status, public_ip)
+    if status != "running":
+        return VpnState(status, None, None)
+    value = _get(client, PUBLIC_IP_PATH).get("public_ip")
+    public_ip = value if isinstance(value, str) and value else None
+    return VpnState(status, public_ip, health_error())
 
 
 def accepts(key: str) -> bool:

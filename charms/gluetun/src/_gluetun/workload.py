@@ -10,9 +10,10 @@ state, so cleanup needs no relation-broken data).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ops import pebble
@@ -25,6 +26,23 @@ SOCKS5 = "socks5"
 CONTROL_PORT = 8000
 HTTP_PROXY_PORT = 8888
 SOCKS5_PORT = 1080
+HEALTH_ADDRESS = "127.0.0.1:9999"
+"""Gluetun's own health server (HEALTH_SERVER_ADDRESS): 200 only while the tunnel works."""
+
+CHARM_PROBE_PORT = 38812
+"""Pebble's HTTP port in Juju's charm container; the kubelet probes it from the node."""
+WORKLOAD_PROBE_PORT = 38813
+"""Pebble's HTTP port in the first workload container (by name); the next ones count up."""
+
+POST_RULES_FILE = "/iptables/post-rules.txt"
+"""Extra iptables commands Gluetun runs once its firewall is up (firewall/firewall.go)."""
+EPHEMERAL_PORTS = "1024:65535"
+"""Where 3proxy's SOCKS5 UDP relay binds (port 0: the kernel's ephemeral range)."""
+
+ROUTING_TABLE = 51820
+"""Gluetun's WireGuard routing table; its ``ip rule``s outlive an abrupt exit."""
+KILL_DELAY = "10s"
+"""Longer than Gluetun's 5 s shutdown grace period (cmd/gluetun/main.go)."""
 
 SECRETS_DIR = "/run/secrets"
 """Where the charm pushes every sensitive file, in both containers."""
@@ -165,6 +183,53 @@ def stamp(files: Mapping[str, str]) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def probe_ports(containers: Iterable[str]) -> tuple[int, ...]:
+    """The ports Juju's kubelet probes reach in this pod (Pebble's /v1/health).
+
+    Juju runs Pebble with ``--http :38812`` in the charm container and ``:38813 + i`` in
+    the i-th workload container, sorted by name (caas/kubernetes/provider/application).
+    """
+    ordered = sorted(containers)
+    return (CHARM_PROBE_PORT, *(WORKLOAD_PROBE_PORT + i for i in range(len(ordered))))
+
+
+def input_ports(containers: Iterable[str]) -> tuple[int, ...]:
+    """Every port Gluetun's firewall must admit on the pod's interface."""
+    return (CONTROL_PORT, HTTP_PROXY_PORT, SOCKS5_PORT, *probe_ports(containers))
+
+
+def post_rules(settings: VpnSettings) -> str:
+    """Gluetun's post-rules: the pod's peers may reach 3proxy's UDP relay ports.
+
+    3proxy answers a SOCKS5 UDP ASSOCIATE with a port it binds then on the address the
+    client reached (port 0: ephemeral; 3proxy src/socks.c); Gluetun's INPUT chain drops
+    it unless admitted. Only ``cluster-cidrs`` sources, only unprivileged
+    ports (Gluetun's DNS on 53 stays closed).
+    """
+    lines = ["# managed by the gluetun-k8s charm: SOCKS5 UDP relay for the cluster"]
+    for cidr in settings.cidrs:
+        tool = "iptables" if ipaddress.ip_network(cidr).version == 4 else "ip6tables"
+        lines.append(
+            f"{tool} -A INPUT -s {cidr} -p udp -m udp --dport {EPHEMERAL_PORTS} -j ACCEPT"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def gluetun_command() -> str:
+    """Gluetun's entrypoint, after removing ``ip rule``s a previous run left behind.
+
+    After an abrupt exit the rules of table 51820 remain in the pod's network namespace and
+    the next start fails with "file exists" (gluetun wiki, setup/advanced/kubernetes.md).
+    Each ``ip rule del`` removes one rule; the loop is bounded.
+    """
+    clear = (
+        f"for i in 1 2 3 4 5 6 7 8; do ip rule del table {ROUTING_TABLE} 2>/dev/null "
+        f"|| break; done; for i in 1 2 3 4 5 6 7 8; do ip -6 rule del table "
+        f"{ROUTING_TABLE} 2>/dev/null || break; done; exec /gluetun-entrypoint"
+    )
+    return f"/bin/sh -c '{clear}'"
+
+
 def gluetun_files(
     settings: VpnSettings, credentials: Mapping[str, str], proxy: Mapping[str, str]
 ) -> dict[str, str]:
@@ -179,7 +244,9 @@ def gluetun_files(
     return files
 
 
-def gluetun_layer(settings: VpnSettings, files: Mapping[str, str]) -> pebble.LayerDict:
+def gluetun_layer(
+    settings: VpnSettings, files: Mapping[str, str], containers: Iterable[str]
+) -> pebble.LayerDict:
     """Gluetun's layer: settings in the environment, secrets only as file paths."""
     env = {
         "VPN_SERVICE_PROVIDER": settings.provider,
@@ -188,14 +255,17 @@ def gluetun_layer(settings: VpnSettings, files: Mapping[str, str]) -> pebble.Lay
         "HTTPPROXY_LISTENING_ADDRESS": f":{HTTP_PROXY_PORT}",
         "HTTP_CONTROL_SERVER_ADDRESS": f":{CONTROL_PORT}",
         "HTTP_CONTROL_SERVER_AUTH_CONFIG_FILEPATH": AUTH_FILE,
-        # Gluetun's firewall drops everything but the tunnel: let the cluster reach the
-        # proxies and the control server.
-        "FIREWALL_INPUT_PORTS": f"{CONTROL_PORT},{HTTP_PROXY_PORT},{SOCKS5_PORT}",
+        "HEALTH_SERVER_ADDRESS": HEALTH_ADDRESS,
+        # Gluetun's firewall drops all input but the pod's link network: let the cluster
+        # reach the proxies and the control server, and the kubelet (from the node's
+        # address) reach every container's Pebble health port, or the pod crash-loops.
+        "FIREWALL_INPUT_PORTS": ",".join(str(p) for p in input_ports(containers)),
+        # ...and all output but the tunnel: the controller, the Kubernetes API and the
+        # pod's peers are in cluster-cidrs.
+        "FIREWALL_OUTBOUND_SUBNETS": ",".join(settings.cidrs),
     }
     if settings.countries:
         env["SERVER_COUNTRIES"] = ",".join(settings.countries)
-    if settings.cidrs:
-        env["FIREWALL_OUTBOUND_SUBNETS"] = ",".join(settings.cidrs)
     for variable, name in SECRET_FILES.items():
         if name in files:
             env[variable] = f"{SECRETS_DIR}/{name}"
@@ -206,8 +276,9 @@ def gluetun_layer(settings: VpnSettings, files: Mapping[str, str]) -> pebble.Lay
                 "override": "replace",
                 "summary": "Gluetun",
                 # Gluetun runs as root: it manages the tunnel device and the firewall.
-                "command": "/gluetun-entrypoint",
+                "command": gluetun_command(),
                 "startup": "enabled",
+                "kill-delay": KILL_DELAY,
                 "environment": env,
             }
         },

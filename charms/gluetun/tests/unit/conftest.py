@@ -13,7 +13,13 @@ from ops import testing
 from charmarr_interfaces.secrets import generate_token
 from charmarr_interfaces.testing import builders
 from charmarr_interfaces.testing.charms import context
-from charmarr_interfaces.testing.fake_gluetun import ADDRESS, FakeGluetun, parse_roles
+from charmarr_interfaces.testing.fake_gluetun import (
+    ADDRESS,
+    HEALTH_ADDRESS,
+    FakeGluetun,
+    parse_roles,
+    wireguard_key,
+)
 from charmarr_interfaces.testing.fakes import FakeNetwork
 from charmarr_interfaces.testing.wired.gluetun import AUTH_FILE_NAME, containers
 
@@ -48,7 +54,7 @@ class Gw:
     boxes: list[testing.Container]
     user: testing.Secret = field(
         default_factory=lambda: testing.Secret(
-            {"private-key": "wg-private-" + generate_token(), "addresses": "10.64.0.2/32"}
+            {"private-key": wireguard_key(), "addresses": "10.64.0.2/32"}
         )
     )
 
@@ -124,11 +130,27 @@ class Gw:
 
 
 @pytest.fixture
-def gw(fake_network: FakeNetwork, tmp_path: Path) -> Gw:
+def gw(fake_network: FakeNetwork, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Gw:
     boxes, gluetun_dir, socks_dir = containers(tmp_path)
     fake = FakeGluetun(gluetun_dir / AUTH_FILE_NAME)
     fake_network.add(ADDRESS, fake)
+    fake_network.add(HEALTH_ADDRESS, fake)
+    _boot_on_pebble_start(monkeypatch, fake)
     return Gw(context("gluetun"), fake, gluetun_dir, socks_dir, boxes)
+
+
+def _boot_on_pebble_start(monkeypatch: pytest.MonkeyPatch, fake: FakeGluetun) -> None:
+    """Pebble (re)starting the gluetun service (re)starts the fake, as it does Gluetun."""
+    for name in ("replan", "restart", "start"):
+        original = getattr(ops.Container, name)
+
+        def wrapper(self: ops.Container, *args: Any, __o: Any = original, __n: str = name):
+            result = __o(self, *args)
+            if self.name == "gluetun" and (__n == "replan" or "gluetun" in args):
+                fake.start()
+            return result
+
+        monkeypatch.setattr(ops.Container, name, wrapper)
 
 
 @pytest.fixture

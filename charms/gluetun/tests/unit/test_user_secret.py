@@ -8,6 +8,7 @@ import pytest
 from ops import testing
 
 from charmarr_interfaces.secrets import generate_token
+from charmarr_interfaces.testing.fake_gluetun import wireguard_key
 from charmarr_interfaces.testing.pytest_plugin import ungranted_secrets
 
 APP = "gluetun-k8s"
@@ -113,13 +114,15 @@ def test_a_required_key_missing_for_the_vpn_type(gw, vpn_type, content, missing)
 
 
 def test_update_secret_rewrites_the_files_and_restarts_gluetun_only(gw, spy):
-    running = gw.ctx.run(gw.ctx.on.config_changed(), gw.state())
+    # protonvpn: Gluetun has a default address for it, so the secret may drop addresses.
+    state = gw.state(config={"vpn-provider": "protonvpn"})
+    running = gw.ctx.run(gw.ctx.on.config_changed(), state)
     old_key = gw.file("wireguard_private_key")
-    new_key = "wg-private-" + generate_token()
+    new_key = wireguard_key()
     user = dataclasses.replace(
         gw.user,
         tracked_content=gw.user.tracked_content,
-        latest_content={"private-key": new_key, "preshared-key": "psk-" + generate_token()},
+        latest_content={"private-key": new_key, "preshared-key": wireguard_key()},
     )
     state = dataclasses.replace(
         running, secrets=[user if s.id == user.id else s for s in running.secrets]
@@ -146,7 +149,7 @@ def test_update_secret_rewrites_the_files_and_restarts_gluetun_only(gw, spy):
 
 def test_update_secret_with_same_files_restarts_gluetun(gw, spy):
     running = gw.ctx.run(gw.ctx.on.config_changed(), gw.state())
-    new_key = "wg-private-" + generate_token()
+    new_key = wireguard_key()
     user = dataclasses.replace(
         gw.user, latest_content={"private-key": new_key, "addresses": "10.64.0.2/32"}
     )

@@ -33,7 +33,7 @@ def test_gluetun_layer_holds_paths_never_values(gw, requirer):
 
     service = out.get_container("gluetun").plan.services["gluetun"]
     env = dict(service.environment)
-    assert service.command == "/gluetun-entrypoint"
+    assert service.command.endswith("exec /gluetun-entrypoint'")
     assert service.startup == "enabled"
     for variable, path in SECRETFILE_VARS.items():
         assert env[variable] == path
@@ -196,7 +196,9 @@ def test_wired_state_is_active_for_leader_and_follower(fake_network):
         state, fake = wired_state("gluetun", fake_network, leader=leader)
         out = ctx.run(ctx.on.update_status(), state)
         assert isinstance(out.unit_status, testing.ActiveStatus), out.unit_status
-        assert [r.path for r in fake.requests] == ["/v1/vpn/status", "/v1/publicip/ip"]
+        # Each start: "running" first, the tunnel a moment later (the charm waits for it).
+        assert fake.tunnel_up
+        assert [r.path for r in fake.requests][-3:] == ["/v1/vpn/status", "/v1/publicip/ip", "/"]
 
 
 def test_follower_applies_the_latest_proxy_revision(gw):

@@ -19,6 +19,15 @@ from .fakes import FakeApp, json_response
 
 ADDRESS = API_URL.removeprefix("https://") + ":443"
 DEFAULT_PVC = "charmarr-media"
+NODE_ADDRESS = "192.168.1.20"
+
+LISTS = {
+    "nodes": "/api/v1/nodes",
+    "servicecidrs": "/apis/networking.k8s.io/v1/servicecidrs",
+    "ippools": "/apis/crd.projectcalico.org/v1/ippools",
+    "ciliumnodes": "/apis/cilium.io/v2/ciliumnodes",
+}
+"""Cluster-wide lists the fake serves (None: the cluster does not serve that resource)."""
 
 
 class FakeKubernetes(FakeApp):
@@ -29,6 +38,19 @@ class FakeKubernetes(FakeApp):
         self.pvcs: set[str] = {DEFAULT_PVC}
         self.forbidden = False
         self.applied: dict[str, dict[str, Any]] = {}
+        # A MicroK8s-like cluster on Kubernetes >= 1.33: Calico's pool, one service CIDR.
+        self.lists: dict[str, list[dict[str, Any]] | None] = {
+            "nodes": [
+                {
+                    "metadata": {"name": "node-1"},
+                    "spec": {},
+                    "status": {"addresses": [{"type": "InternalIP", "address": NODE_ADDRESS}]},
+                }
+            ],
+            "servicecidrs": [{"spec": {"cidrs": ["10.152.183.0/24"]}}],
+            "ippools": [{"spec": {"cidr": "10.1.0.0/16"}}],
+            "ciliumnodes": None,
+        }
         """App name -> the manifest the field manager applied last."""
 
     @property
@@ -69,6 +91,12 @@ class FakeKubernetes(FakeApp):
         """Serve the PVC and StatefulSet reads and the apply."""
         if self.forbidden:
             return json_response({"kind": "Status", "code": 403, "reason": "Forbidden"}, 403)
+        for kind, path in LISTS.items():
+            if request.method == "GET" and request.path == path:
+                items = self.lists.get(kind)
+                if items is None:
+                    return json_response({"kind": "Status", "code": 404}, 404)
+                return json_response({"items": copy.deepcopy(items)})
         parts = request.path.strip("/").split("/")
         # api/v1/namespaces/<ns>/persistentvolumeclaims/<name>
         if request.method == "GET" and parts[:2] == ["api", "v1"] and len(parts) == 6:

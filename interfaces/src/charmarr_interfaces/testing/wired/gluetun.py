@@ -10,7 +10,7 @@ from ops import testing
 
 from ...secrets import generate_token
 from .. import builders
-from ..fake_gluetun import ADDRESS, FakeGluetun
+from ..fake_gluetun import ADDRESS, HEALTH_ADDRESS, FakeGluetun, wireguard_key
 
 SECRETS_DIR = "/run/secrets"
 AUTH_FILE_NAME = "control-server-auth.toml"
@@ -48,7 +48,7 @@ def containers(root: Path | None = None) -> tuple[list[testing.Container], Path,
 def wired_state(network: Any, *, leader: bool = True) -> tuple[testing.State, FakeGluetun]:
     """Gluetun with a WireGuard user secret, one related qBittorrent and its secrets."""
     relation_id = 7
-    user = testing.Secret({"private-key": generate_token(), "addresses": "10.64.0.2/32"})
+    user = testing.Secret({"private-key": wireguard_key(), "addresses": "10.64.0.2/32"})
     proxy = testing.Secret(
         {"username": f"proxy-{generate_token(4)}", "password": generate_token()},
         owner="app",
@@ -61,6 +61,7 @@ def wired_state(network: Any, *, leader: bool = True) -> tuple[testing.State, Fa
     boxes, gluetun_dir, _ = containers()
     fake = FakeGluetun(gluetun_dir / AUTH_FILE_NAME)
     network.add(ADDRESS, fake)
+    network.add(HEALTH_ADDRESS, fake)
     state = testing.State(
         leader=leader,
         config={

@@ -22,7 +22,9 @@ def wired_state(network: Any, *, leader: bool = True) -> tuple[Any, Any]:
     """
     gluetun = builders.vpn_gateway_from_gluetun()
     control = json.loads(gluetun.relation.remote_app_data["control_url"])
-    network.add(control.removeprefix("http://"), FakeGluetun(public_ip=GATEWAY_IP))
+    # A Gluetun that published connected: true has its tunnel up already.
+    gateway = FakeGluetun(public_ip=GATEWAY_IP, checks_to_connect=0)
+    network.add(control.removeprefix("http://"), gateway)
     remotes = [
         builders.media_indexer_from_arr(kind="radarr"),
         builders.media_indexer_from_arr(kind="sonarr"),
