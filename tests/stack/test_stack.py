@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import expect
 import harness
@@ -381,6 +382,46 @@ def test_a_plex_without_a_library_blocks_until_the_user_creates_one(
 # ---------------------------------------------------------------------------------------------
 # User secrets
 # ---------------------------------------------------------------------------------------------
+
+
+def _integration_expectations():
+    """tests/integration/expected.py: what the jubilant tests wait for."""
+    import importlib.util
+
+    path = harness.repo_root(Path(__file__)) / "tests" / "integration" / "expected.py"
+    spec = importlib.util.spec_from_file_location("integration_expected", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("vpn", "plex"), [(False, False), (True, False), (False, True)])
+def test_what_the_integration_tests_wait_for_is_what_the_charms_reach(
+    stack: Stack, vpn: bool, plex: bool
+):
+    """The bundle deployed as tests/integration does, with or without a VPN account and a
+    Plex claim: every app settles in the status the jubilant tests expect."""
+    expected = _integration_expectations()
+    extra: dict[str, dict] = {
+        "gluetun": {"cluster-cidrs": "10.1.0.0/16,10.152.183.0/24"},
+        "qbittorrent": {} if vpn else {"require-vpn": False},
+    }
+    if vpn:
+        uri = stack.add_user_secret(WIREGUARD)
+        stack.grant_secret(uri, "gluetun")
+        extra["gluetun"].update({"vpn-provider": "mullvad", "credentials-secret": uri})
+    if plex:
+        claim = stack.add_user_secret({"claim-token": stack.plex_tv.issue_claim_token()})
+        stack.grant_secret(claim, "plex")
+        extra["plex"] = {"claim-token-secret": claim}
+    stack.deploy_bundle(extra=extra)
+    harness.set_up_apps(stack)
+    stack.converge()
+    statuses = {
+        name.split("/")[0]: tuple(text.split(": ", 1)) for name, text in stack.statuses().items()
+    }
+    assert expected.mismatches(statuses, expected.settled(vpn=vpn, plex=plex)) == {}
 
 
 def test_user_secrets_granted_late_then_updated(stack: Stack):
