@@ -28,6 +28,7 @@ from ops import testing
 
 from charmarr_interfaces.testing.charms import charm_dirs, context
 from charmarr_interfaces.testing.fakes import FakeNetwork
+from charmarr_interfaces.testing.juju_semantics import owner_secret_changed
 from charmarr_interfaces.testing.pytest_plugin import SECRET_MANAGEMENT_TOOLS, record_hook_tools
 from charmarr_interfaces.testing.wired import wired_state
 
@@ -85,6 +86,8 @@ def _every_event(ctx, state: testing.State, actions: list[str]):
             yield f"secret-changed {secret.label or secret.id}", on.secret_changed(secret)
         else:
             yield f"secret-rotate {secret.label}", on.secret_rotate(secret)
+            # Juju sends secret-changed to the owner's other units (PR 15127).
+            yield f"secret-changed {secret.label}", owner_secret_changed(secret)
     for storage in state.storages:
         yield f"{storage.name}-storage-attached", on.storage_attached(storage)
     for action in actions:
