@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import pytest
@@ -140,15 +140,10 @@ def _secret_leak_guard(request: pytest.FixtureRequest, monkeypatch: pytest.Monke
 @pytest.fixture(autouse=True)
 def _juju_secrets(request: pytest.FixtureRequest):
     """Applied to every test: ``Context.run`` keeps secrets as Juju does within a hook."""
-    if request.node.get_closest_marker("lenient_secrets"):
-        yield
-        return
-    try:
-        from .juju_semantics import juju_secret_semantics
-    except ImportError:  # pragma: no cover - ops[testing] not installed
-        yield
-        return
-    with juju_secret_semantics():
+    from .juju_semantics import juju_secret_semantics
+
+    lenient = request.node.get_closest_marker("lenient_secrets") is not None
+    with nullcontext() if lenient else juju_secret_semantics():
         yield
 
 
