@@ -12,8 +12,10 @@ One holistic reconcile per hook (see CONTRIBUTING.md):
 4. ``qBittorrent.conf`` carries the PBKDF2 hash of the secret's password; the hash is
    verified, not compared, so it is rewritten (with the service stopped) only when the
    password differs;
-5. through the WebUI API: the proxy preferences follow the gateway, and each requirer
-   gets its category under ``/data/downloads/<category>``; managed orphans go.
+5. through the WebUI API: automatic torrent management with the default save path
+   ``/data/downloads`` (so Radarr's and Sonarr's category-only adds land in their
+   category's folder), the proxy preferences follow the gateway, and each requirer gets
+   its category under ``/data/downloads/<category>``; managed orphans go.
 
 Rotation (``secret-rotate`` and ``rotate-credentials``) changes the password through the
 running app and confirms it before the new revision is published; with the app down it
@@ -203,11 +205,12 @@ class QBittorrentCharm(ops.CharmBase):
         client = QBittorrentClient(LOCAL_URL)
         client.login(username, password)
         version = client.version()
-        if not keep_proxy:
-            changes = desired.proxy_changes(client.preferences(), version, gateway)
-            if changes:
-                client.set_preferences(changes)
-                logger.info("proxy preferences updated: %s", ", ".join(sorted(changes)))
+        changes = desired.preference_changes(
+            client.preferences(), version, gateway, keep_proxy=keep_proxy
+        )
+        if changes:
+            client.set_preferences(changes)
+            logger.info("preferences updated: %s", ", ".join(sorted(changes)))
         report.notes.append(decision.note or "no VPN (require-vpn=false)")
         self._reconcile_categories(client, report)
 

@@ -74,6 +74,11 @@ class QBittorrentClient:
         self._http = HttpClient(base_url, name="qbittorrent", timeout=timeout)
 
     @property
+    def http(self) -> HttpClient:
+        """The logged-in session (for tests that drive endpoints the charm does not use)."""
+        return self._http
+
+    @property
     def base_url(self) -> str:
         """The WebUI's base URL."""
         return self._http.base_url
