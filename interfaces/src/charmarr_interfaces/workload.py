@@ -118,3 +118,28 @@ def push_if_changed(
         permissions=permissions,
     )
     return True
+
+
+def ownership_command(path: str, user_id: int, group_id: int) -> list[str]:
+    """The command that gives ``path`` to the workload's user, as the images' init does.
+
+    The linuxserver images own ``/config`` to their user before the app starts (their
+    ``init-*-config`` s6 scripts); a fresh Juju storage volume is root's.
+    """
+    return ["chown", f"{user_id}:{group_id}", path]
+
+
+def take_ownership(container: ops.Container, path: str, user_id: int, group_id: int) -> bool:
+    """Run :func:`ownership_command` in the container; whether it succeeded.
+
+    Callers do it once, before the workload's first start (while its config file is
+    still absent), and retry in the next hook when it failed.
+    """
+    try:
+        container.exec(ownership_command(path, user_id, group_id)).wait()
+    except (pebble.Error, ops.ModelError) as e:
+        import logging
+
+        logging.getLogger(__name__).warning("could not chown %s: %s", path, type(e).__name__)
+        return False
+    return True

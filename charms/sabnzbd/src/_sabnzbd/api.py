@@ -124,6 +124,14 @@ class SabnzbdClient:
                 result[entry["name"]] = str(entry.get("dir") or "")
         return result
 
+    def category_names(self) -> list[str]:
+        """``mode=get_cats``: the category names (SABnzbd adds its suggestions on this read)."""
+        answer = self.call("get_cats")
+        names = answer.get("categories")
+        if not isinstance(names, list):
+            raise SabnzbdApiError("sabnzbd answered get_cats without categories")
+        return [str(n) for n in names]
+
     def set_category(self, name: str, folder: str) -> None:
         """Create or update the category ``name`` saving under ``folder``."""
         self.call("set_config", section="categories", keyword=name, dir=folder)

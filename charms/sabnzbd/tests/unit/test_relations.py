@@ -73,7 +73,8 @@ def test_categories_go_after_the_last_relation_and_user_ones_stay(ctx, fake_netw
     # Any full reconcile (not a converged update-status) sees that the relations are gone.
     out = ctx.run(ctx.on.config_changed(), last)
 
-    assert set(fake.categories) == {"*", "tv", "anime"}
+    # SABnzbd's own suggestions (no folder) were never the charm's: they stay too.
+    assert set(fake.categories) == {"*", "tv", "anime", "movies", "audio", "software"}
     assert fake.categories["tv"]["dir"] == "/mnt/tv"
     deleted = [r.query["keyword"] for r in fake.requests if r.query.get("mode") == "del_config"]
     assert sorted(deleted) == ["radarr", "sonarr"]
