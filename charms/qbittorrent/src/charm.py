@@ -39,7 +39,7 @@ from _qbittorrent.api import (
     login_page_answers,
     wait_until_answering,
 )
-from _qbittorrent.layer import GROUP_ID, PORT, SERVICE, USER_ID, pebble_layer
+from _qbittorrent.layer import CONFIG_DIR, GROUP_ID, PORT, SERVICE, USER_ID, pebble_layer
 from ops import pebble
 
 from charmarr_interfaces import workload
@@ -253,6 +253,11 @@ class QBittorrentCharm(ops.CharmBase):
         services = container.get_services(SERVICE)
         running = SERVICE in services and services[SERVICE].is_running()
         current = workload.pull_text(container, conf.CONF_PATH)
+        if current is None and not workload.take_ownership(
+            container, CONFIG_DIR, USER_ID, GROUP_ID
+        ):
+            # Before the first start, as the image's init does; retried until it worked.
+            raise WaitingError(f"waiting to take ownership of {CONFIG_DIR}")
         if not conf.credentials_match(current, username, password):
             if running:
                 container.stop(SERVICE)

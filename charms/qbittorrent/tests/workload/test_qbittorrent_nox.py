@@ -180,6 +180,7 @@ def test_rendered_conf_is_accepted_and_its_credentials_authenticate(running):
     client = daemon.client(password)
     version = client.version()
     assert version[:2] >= (4, 5)
+    assert set(client.http.cookies) == {"SID"}  # 4.5 and 5.1 alike (QBT_SID_<port> from 5.2)
     # Wrong credentials are refused (one failed login; the ban needs five).
     assert QBittorrentClient(daemon.url).try_login(USERNAME, "not-the-password") is False
     assert QBittorrentClient(daemon.url).try_login("someone", password) is False
