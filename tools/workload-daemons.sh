@@ -68,7 +68,7 @@ build_trixie_root() {
   $SUDO rm -rf "$ROOT.tmp"
   $SUDO debootstrap --variant=minbase trixie "$ROOT.tmp" "$MIRROR" >/dev/null
   $SUDO chroot "$ROOT.tmp" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq --no-install-recommends qbittorrent-nox >/dev/null
+    apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends qbittorrent-nox >/dev/null
   $SUDO chroot "$ROOT.tmp" apt-get clean
   $SUDO mv "$ROOT.tmp" "$ROOT"
 }

@@ -45,6 +45,7 @@ from ops import testing
 from charmarr_interfaces.http import WorkloadUnreachableError, use_transport
 from charmarr_interfaces.secrets import generate_token
 from charmarr_interfaces.testing.charms import context, load_charm
+from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
 from charmarr_interfaces.testing.fakes import FakeNetwork
 from charmarr_interfaces.testing.pytest_plugin import require_daemon, require_version
 
@@ -433,3 +434,35 @@ def test_sabnzbd_starts_on_a_root_owned_config_after_the_charms_first_hook(
             process.kill()
             process.wait(timeout=STOP_TIMEOUT)
     assert (root_owned_config / "logs").stat().st_uid == service.user_id
+
+
+def _categories_after_the_charm_and_radarr(client: SabnzbdClient) -> dict[str, str]:
+    """The charm converges, Radarr reads the whole config, the charm converges again."""
+    wanted = {n: category_dir(n) for n in ("radarr", "sonarr", "tv", "movies")}
+    converge_categories(client, wanted)
+    client.call("get_config")
+    converge_categories(client, wanted)
+    return client.categories()
+
+
+def test_fake_and_real_sabnzbd_keep_the_same_categories(daemon: Daemon, api_key):
+    """Parity: the fake's categories (suggestions included) answer as the real daemon's."""
+    real = _categories_after_the_charm_and_radarr(daemon.client(api_key))
+
+    network = FakeNetwork(cluster=False)
+    network.add("sabnzbd.test:8080", FakeSabnzbd(api_key))
+    with use_transport(network):
+        fake = _categories_after_the_charm_and_radarr(
+            SabnzbdClient("http://sabnzbd.test:8080", api_key)
+        )
+
+    assert real == fake
+    assert fake == {
+        "*": "",
+        "movies": "/data/downloads/movies",
+        "tv": "/data/downloads/tv",
+        "audio": "",
+        "software": "",
+        "radarr": "/data/downloads/radarr",
+        "sonarr": "/data/downloads/sonarr",
+    }
