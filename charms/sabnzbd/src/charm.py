@@ -5,7 +5,9 @@ One holistic reconcile converges the workload (``sabnzbd.ini``, the Pebble layer
 service, the per-requirer categories) and the ``download-client`` relations to the whole
 current state. The API key lives in the owned secret ``sabnzbd-api-key``; Radarr and
 Sonarr get its ID. With a ready ``vpn-gateway`` SABnzbd talks through Gluetun's SOCKS5
-proxy; with ``require-vpn`` and no usable gateway the service is stopped (fail closed).
+proxy (though its downloader resolves news-server names with the cluster's DNS first,
+outside the proxy: sabnzbd/downloader.py ``request_addrinfo``); with ``require-vpn`` and
+no usable gateway the service is stopped (fail closed).
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
 SABnzbd takes its API key as the ``apikey`` query parameter; ``mode=version`` is the only
 call that needs none. A refused key is reported differently across releases: SABnzbd 3.7
-answers HTTP 403 with the text ``API Key Incorrect``; other releases and proxies answer
-HTTP 200 with ``error: API Key Incorrect`` or ``{"status": false, "error": "..."}``. All of
-them become :class:`ApiKeyRefusedError`. Nothing here ever puts the key or a proxy
-password into an exception message (``charmarr_interfaces.http`` drops query strings).
+and 4.5 answer HTTP 403 with the text ``API Key Incorrect`` (``API Key Required`` without
+one); other releases and proxies answer HTTP 200 with ``error: API Key Incorrect`` or
+``{"status": false, "error": "..."}``. All of them become :class:`ApiKeyRefusedError`.
+Nothing here ever puts the key or a proxy password into an exception message
+(``charmarr_interfaces.http`` drops query strings).
 """
 
 from __future__ import annotations

@@ -361,11 +361,12 @@ def _multipart(request: Request) -> dict[str, Any]:
     fields: dict[str, Any] = {"torrents": []}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
         if name == "torrents":
-            fields["torrents"].append(payload)
+            fields["torrents"].append(data)
         elif isinstance(name, str):
-            fields[name] = payload.decode()
+            fields[name] = data.decode()
     return fields
 
 
