@@ -303,14 +303,23 @@ def _wait_for(check: Callable[[], str | None], timeout: float = 15.0) -> str | N
 
 
 def _add_like_radarr(client: QBittorrentClient, category: str) -> str | None:
-    """A small torrent made here (loopback tracker, nothing listens), added as Radarr adds it."""
+    """A small torrent made here (loopback tracker, nothing listens), added as Radarr adds it.
+
+    Returns where qBittorrent will save it.
+    """
+    return save_path_of(client.http, _add(client, category)) or None
+
+
+def _add(client: QBittorrentClient, category: str) -> str:
+    """Add as Radarr does and wait until qBittorrent lists it; returns its info-hash."""
     torrent, info_hash = make_torrent(
         f"film-{generate_token(6)}.mkv",
         os.urandom(40_000),
         announce=f"http://127.0.0.1:{_free_port()}/announce",
     )
     add_like_arr(client.http, torrent, category)
-    return _wait_for(lambda: save_path_of(client.http, info_hash))
+    _wait_for(lambda: save_path_of(client.http, info_hash))
+    return info_hash
 
 
 def _charm_reconciles(client: QBittorrentClient, root: str, categories: set[str]) -> None:
@@ -330,16 +339,20 @@ def test_a_torrent_added_like_radarr_lands_in_its_category_folder(running, tmp_p
 
     _charm_reconciles(client, root, {"radarr", "sonarr"})
 
-    assert _add_like_radarr(client, "radarr") == f"{root}/radarr"
-    assert _add_like_radarr(client, "sonarr") == f"{root}/sonarr"
+    film, show = _add(client, "radarr"), _add(client, "sonarr")
+    assert save_path_of(client.http, film) == f"{root}/radarr"
+    assert save_path_of(client.http, show) == f"{root}/sonarr"
     prefs = client.preferences()
     assert prefs["auto_tmm_enabled"] is True
     assert desired.preference_changes(prefs, client.version(), None, root=root) == {}
-    # qBittorrent saved the two settings: still there after a restart.
+    # Stopped with SIGTERM (as Pebble stops it), qBittorrent saved its settings and the
+    # torrents' resume data: all there after the restart.
     version = client.version()
     daemon.restart()
-    prefs = daemon.client(password).preferences()
-    assert desired.preference_changes(prefs, version, None, root=root) == {}
+    client = daemon.client(password)
+    assert desired.preference_changes(client.preferences(), version, None, root=root) == {}
+    assert save_path_of(client.http, film) == f"{root}/radarr"
+    assert save_path_of(client.http, show) == f"{root}/sonarr"
 
 
 def _save_paths(client: QBittorrentClient, root: str) -> tuple[str, str]:
