@@ -33,12 +33,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from ops import testing
 
 from charmarr_interfaces.http import use_transport
 from charmarr_interfaces.secrets import CharmarrError, generate_token
-from charmarr_interfaces.testing.charms import load_charm
+from charmarr_interfaces.testing.charms import context, load_charm
 from charmarr_interfaces.testing.fake_qbittorrent import FakeQBittorrent
 from charmarr_interfaces.testing.fakes import FakeNetwork
+from charmarr_interfaces.testing.pod import PodReplay, root_owned_volume
 from charmarr_interfaces.testing.pytest_plugin import require_daemon, require_version
 from charmarr_interfaces.testing.torrents import add_like_arr, make_torrent, save_path_of
 from charmarr_interfaces.vpn_gateway import Gateway
@@ -383,3 +385,85 @@ def test_fake_and_real_qbittorrent_place_a_radarr_add_alike(running, tmp_path: P
         fake = _save_paths(client, "/data/downloads")
 
     assert real == fake == ("default", "category")
+
+
+def test_qbittorrent_starts_on_a_root_owned_config_after_the_charms_first_hook(
+    binary: str, monkeypatch: pytest.MonkeyPatch
+):
+    """The charm's first hook, replayed on a fresh root-owned volume; then the layer runs it."""
+    with root_owned_volume("charmarr-qbittorrent-") as volume:
+        pod = PodReplay(volume, monkeypatch)
+        ctx = context("qbittorrent")
+        container = testing.Container(
+            "qbittorrent",
+            can_connect=True,
+            mounts={"config": testing.Mount(location="/config", source=volume)},
+            execs={testing.Exec(["chown"])},
+        )
+        state = testing.State(
+            leader=True,
+            model=testing.Model(name="media"),
+            config={"require-vpn": False},
+            containers=[container],
+            storages=[testing.Storage("config")],
+        )
+        with use_transport(FakeNetwork()):
+            out = ctx.run(ctx.on.pebble_ready(container), state)
+        pod.replay(e.command for e in ctx.exec_history.get("qbittorrent", []))
+        password = next(
+            s for s in out.secrets if s.label == "qbittorrent-credentials"
+        ).latest_content["password"]
+
+        # The test's own settings on top of the charm's conf: every socket on loopback.
+        daemon = Daemon(binary, volume)
+        conf_path = Path(pod.local(conf.CONF_PATH))
+        stat = conf_path.stat()
+        loopback = _loopback_only(daemon.port, daemon.torrent_port)
+        conf_path.write_text(conf.set_values(conf_path.read_text(), _sections(loopback)))
+        os.chown(conf_path, stat.st_uid, stat.st_gid)
+
+        service = out.get_container("qbittorrent").plan.services["qbittorrent"]
+        argv = service.command.split()
+        assert argv[0] == "/usr/bin/qbittorrent-nox"
+        args = [pod.local(a.replace("=/config", f"={volume}")) for a in argv[1:]]
+        args = [f"--webui-port={daemon.port}" if a.startswith("--webui-port") else a for a in args]
+        env = {k: pod.local(v) for k, v in service.environment.items()}
+        log = volume.parent / "stdout.log"
+        with log.open("wb") as out_file:
+            process = subprocess.Popen(
+                [binary, *args],
+                stdin=subprocess.DEVNULL,
+                stdout=out_file,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **env},
+                user=service.user_id,
+                group=service.group_id,
+                extra_groups=[],
+            )
+        try:
+            if not wait_until_answering(daemon.url, START_TIMEOUT):
+                pytest.fail(f"qbittorrent-nox did not answer: {log.read_text(errors='replace')}")
+            assert daemon.client(password).version() >= (4, 5, 0)  # the charm's credentials
+        finally:
+            process.terminate()
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        # It wrote its state as its user: its data folder, and its conf on exit.
+        assert (volume / "qBittorrent" / "data").stat().st_uid == service.user_id
+        assert conf.credentials_match(conf_path.read_text(), USERNAME, password)
+
+
+def _sections(text: str) -> dict[str, dict[str, str]]:
+    """``{section: {key: value}}`` of a small INI text (the test's loopback settings)."""
+    sections: dict[str, dict[str, str]] = {}
+    current = "General"
+    for line in text.splitlines():
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1]
+        elif "=" in line:
+            key, _, value = line.partition("=")
+            sections.setdefault(current, {})[key] = value
+    return sections

@@ -30,15 +30,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import ops
 import pytest
 from ops import testing
 
@@ -47,6 +44,7 @@ from charmarr_interfaces.secrets import generate_token
 from charmarr_interfaces.testing.charms import context, load_charm
 from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
 from charmarr_interfaces.testing.fakes import FakeNetwork
+from charmarr_interfaces.testing.pod import PodReplay, root_owned_volume
 from charmarr_interfaces.testing.pytest_plugin import require_daemon, require_version
 
 load_charm("sabnzbd")
@@ -320,62 +318,17 @@ def test_categories_named_like_sabnzbds_suggestions_serve_their_apps(daemon: Dae
 # -- the charm's first start, replayed on this machine ------------------------------------
 
 
-class _Pod:
-    """What Pebble would have done to ``/config`` in the charm's hook, done to a real folder.
-
-    The charm runs in ``ops.testing`` with ``/config`` mounted from ``config``; the files it
-    pushes land there. Pebble also gives each pushed file the owner the charm asked for
-    and runs the commands the charm execs: both are replayed here, ``/config`` mapped to
-    ``config`` (only ``chown`` is ever run).
-    """
-
-    def __init__(self, config: Path, monkeypatch: pytest.MonkeyPatch):
-        self.config = config
-        self.pushed: list[tuple[str, int | None, int | None]] = []
-        original = ops.Container.push
-
-        def push(container, path, source, *args, **kwargs):
-            self.pushed.append((str(path), kwargs.get("user_id"), kwargs.get("group_id")))
-            return original(container, path, source, *args, **kwargs)
-
-        monkeypatch.setattr(ops.Container, "push", push)
-
-    def local(self, path: str) -> str:
-        return (
-            str(self.config) + path.removeprefix("/config") if path.startswith("/config") else path
-        )
-
-    def replay(self, execs: list[list[str]]) -> None:
-        for command in execs:
-            assert command[0] == "chown", f"the charm ran {command[0]}, not replayed"
-            subprocess.run([command[0], *map(self.local, command[1:])], check=True, timeout=10)
-        for path, user, group in self.pushed:
-            if user is not None:
-                os.chown(self.local(path), user, -1 if group is None else group)
-
-
 @pytest.fixture
-def root_owned_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def root_owned_config() -> Iterator[Path]:
     """A fresh storage volume: an empty folder owned by root, mode 0755."""
-    if os.geteuid() != 0:
-        message = "needs root: a root-owned /config and SABnzbd run as uid 1000"
-        if os.environ.get("CHARMARR_REQUIRE_WORKLOADS") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    top = Path(tempfile.mkdtemp(prefix="charmarr-sabnzbd-"))
-    top.chmod(0o755)  # the daemon's user must reach the volume, as in the pod
-    config = top / "config"
-    config.mkdir(mode=0o755)
-    try:
-        yield config
-    finally:
-        shutil.rmtree(top, ignore_errors=True)
+    with root_owned_volume("charmarr-sabnzbd-") as volume:
+        yield volume
 
 
 def test_sabnzbd_starts_on_a_root_owned_config_after_the_charms_first_hook(
     binary: str, root_owned_config: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    pod = _Pod(root_owned_config, monkeypatch)
+    pod = PodReplay(root_owned_config, monkeypatch)
     ctx = context("sabnzbd")
     container = testing.Container(
         "sabnzbd",
