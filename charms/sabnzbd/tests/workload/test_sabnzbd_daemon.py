@@ -1,8 +1,9 @@
 """The charm's own SABnzbd code (``src/_sabnzbd``) against a real SABnzbd on loopback.
 
 CI runs these against sabnzbdplus 4.5 (Debian bookworm-backports', installed by
-``tools/workload-daemons.sh``), the release line of the image (4.5.1); they also run
-against Debian bookworm's 3.7.1. What the code relies on and how it copes:
+``tools/workload-daemons.sh``), the release line of the image (4.5.1); they were first
+written against Debian bookworm's 3.7.1, which is no longer checked. What the code relies
+on and how it copes:
 
 - a refused API key: 3.7 and 4.5 answer HTTP 403 with ``API Key Incorrect`` (an empty
   403 when ``api_warnings`` is off); the same client also treats HTTP 200 with an
