@@ -347,14 +347,19 @@ def test_a_torrent_added_like_radarr_lands_in_its_category_folder(running, tmp_p
     prefs = client.preferences()
     assert prefs["auto_tmm_enabled"] is True
     assert desired.preference_changes(prefs, client.version(), None, root=root) == {}
-    # Stopped with SIGTERM (as Pebble stops it), qBittorrent saved its settings and the
-    # torrents' resume data: all there after the restart.
+    # Stopped with SIGTERM (as Pebble stops it) once it has saved the new torrents (a
+    # torrent added a moment before the stop can be lost), qBittorrent keeps its settings
+    # and the torrents: all there after the restart.
+    backup = daemon.profile / "qBittorrent" / "data" / "BT_backup"
+    saved = [backup / f"{h}.fastresume" for h in (film, show)]
+    assert _wait_for(lambda: "saved" if all(p.exists() for p in saved) else None) == "saved"
     version = client.version()
     daemon.restart()
     client = daemon.client(password)
     assert desired.preference_changes(client.preferences(), version, None, root=root) == {}
-    assert save_path_of(client.http, film) == f"{root}/radarr"
-    assert save_path_of(client.http, show) == f"{root}/sonarr"
+    # The WebUI answers before every torrent is loaded again: wait for each (bounded).
+    assert _wait_for(lambda: save_path_of(client.http, film)) == f"{root}/radarr"
+    assert _wait_for(lambda: save_path_of(client.http, show)) == f"{root}/sonarr"
 
 
 def _save_paths(client: QBittorrentClient, root: str) -> tuple[str, str]:
