@@ -289,6 +289,8 @@ class _Kit:
 
 
 def _config_container(name: str, source: Path, **kwargs: Any) -> testing.Container:
+    # The charms own /config (chown) before their workload's first start.
+    kwargs.setdefault("execs", {testing.Exec(["chown"])})
     return testing.Container(
         name,
         can_connect=True,
@@ -302,7 +304,7 @@ def _servarr_kit(unit: str, root: Path, app: ServarrApp) -> _Kit:
     config.mkdir(parents=True)
     fake = FakeServarr(app, None, config_path=config / "config.xml")
     workload = Workload(unit, app.name, fake)
-    container = _config_container(app.name, config, execs={testing.Exec(["chown"])})
+    container = _config_container(app.name, config)
     return _Kit(
         [container],
         [testing.Storage("config")],

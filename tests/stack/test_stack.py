@@ -548,7 +548,11 @@ def test_removing_each_relation_cleans_up_only_what_it_made(deployed: Stack):
     remove("sabnzbd", "sonarr")
     assert set(radarr.named("downloadclient")) == {"my-qbittorrent"}
     assert set(sonarr.named("downloadclient")) == set()
-    assert {n: c["dir"] for n, c in sab.categories.items()} == {"*": "", "manual": "/data/manual"}
+    suggestions = {"*": "", "movies": "", "tv": "", "audio": "", "software": ""}  # SABnzbd's
+    assert {n: c["dir"] for n, c in sab.categories.items()} == {
+        **suggestions,
+        "manual": "/data/manual",
+    }
 
     # media-server.
     remove("plex", "radarr")

@@ -12,8 +12,10 @@ One holistic reconcile per hook (see CONTRIBUTING.md):
 4. ``qBittorrent.conf`` carries the PBKDF2 hash of the secret's password; the hash is
    verified, not compared, so it is rewritten (with the service stopped) only when the
    password differs;
-5. through the WebUI API: the proxy preferences follow the gateway, and each requirer
-   gets its category under ``/data/downloads/<category>``; managed orphans go.
+5. through the WebUI API: automatic torrent management with the default save path
+   ``/data/downloads`` (so Radarr's and Sonarr's category-only adds land in their
+   category's folder), the proxy preferences follow the gateway, and each requirer gets
+   its category under ``/data/downloads/<category>``; managed orphans go.
 
 Rotation (``secret-rotate`` and ``rotate-credentials``) changes the password through the
 running app and confirms it before the new revision is published; with the app down it
@@ -37,7 +39,7 @@ from _qbittorrent.api import (
     login_page_answers,
     wait_until_answering,
 )
-from _qbittorrent.layer import GROUP_ID, PORT, SERVICE, USER_ID, pebble_layer
+from _qbittorrent.layer import CONFIG_DIR, GROUP_ID, PORT, SERVICE, USER_ID, pebble_layer
 from ops import pebble
 
 from charmarr_interfaces import workload
@@ -204,11 +206,12 @@ class QBittorrentCharm(ops.CharmBase):
         client = QBittorrentClient(LOCAL_URL)
         client.login(username, password)
         version = client.version()
-        if not keep_proxy:
-            changes = desired.proxy_changes(client.preferences(), version, gateway)
-            if changes:
-                client.set_preferences(changes)
-                logger.info("proxy preferences updated: %s", ", ".join(sorted(changes)))
+        changes = desired.preference_changes(
+            client.preferences(), version, gateway, keep_proxy=keep_proxy
+        )
+        if changes:
+            client.set_preferences(changes)
+            logger.info("preferences updated: %s", ", ".join(sorted(changes)))
         report.notes.append(decision.note or "no VPN (require-vpn=false)")
         self._reconcile_categories(client, report)
 
@@ -251,6 +254,11 @@ class QBittorrentCharm(ops.CharmBase):
         services = container.get_services(SERVICE)
         running = SERVICE in services and services[SERVICE].is_running()
         current = workload.pull_text(container, conf.CONF_PATH)
+        if current is None and not workload.take_ownership(
+            container, CONFIG_DIR, USER_ID, GROUP_ID
+        ):
+            # Before the first start, as the image's init does; retried until it worked.
+            raise WaitingError(f"waiting to take ownership of {CONFIG_DIR}")
         if not conf.credentials_match(current, username, password):
             if running:
                 container.stop(SERVICE)

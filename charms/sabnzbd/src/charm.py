@@ -5,7 +5,9 @@ One holistic reconcile converges the workload (``sabnzbd.ini``, the Pebble layer
 service, the per-requirer categories) and the ``download-client`` relations to the whole
 current state. The API key lives in the owned secret ``sabnzbd-api-key``; Radarr and
 Sonarr get its ID. With a ready ``vpn-gateway`` SABnzbd talks through Gluetun's SOCKS5
-proxy; with ``require-vpn`` and no usable gateway the service is stopped (fail closed).
+proxy (though its downloader resolves news-server names with the cluster's DNS first,
+outside the proxy: sabnzbd/downloader.py ``request_addrinfo``); with ``require-vpn`` and
+no usable gateway the service is stopped (fail closed).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 
 import ops
 from _sabnzbd import (
+    CONFIG_DIR,
     CONTAINER,
     GROUP_ID,
     INI_PATH,
@@ -59,6 +62,7 @@ from charmarr_interfaces.workload import (
     pull_text,
     push_if_changed,
     service_url,
+    take_ownership,
 )
 
 logger = logging.getLogger(__name__)
@@ -212,6 +216,11 @@ class SabnzbdCharm(ops.CharmBase):
         """
         container = self.unit.get_container(CONTAINER)
         current = pull_text(container, INI_PATH)
+        if current is None and not take_ownership(container, CONFIG_DIR, USER_ID, GROUP_ID):
+            # Before the first start, as the image's init does: SABnzbd (uid 1000) exits at
+            # once when it cannot write its logs to a root-owned fresh volume. Without
+            # sabnzbd.ini, the next hook tries again.
+            raise WaitingError(f"waiting to take ownership of {CONFIG_DIR}")
         wanted = render_ini(current, api_key=key, whitelist=self._whitelist(), proxy_url=proxy)
         ensure_layer(container, SERVICE, layer())
         running = container.get_service(SERVICE).is_running()

@@ -58,7 +58,14 @@ from .secrets import (
     parse_rotation_interval,
     read_consumed_secret,
 )
-from .workload import ensure_layer, poll, pull_text, push_if_changed, service_url
+from .workload import (
+    ensure_layer,
+    poll,
+    pull_text,
+    push_if_changed,
+    service_url,
+    take_ownership,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -380,10 +387,7 @@ class ArrCharm(ops.CharmBase):
 
     def _own_config_dir(self) -> None:
         """First start: let the app (1000:1000) write its database next to config.xml."""
-        try:
-            self.container.exec(["chown", f"{USER_ID}:{GROUP_ID}", CONFIG_DIR]).wait()
-        except (pebble.Error, ops.ModelError) as e:
-            logger.warning("could not chown %s: %s", CONFIG_DIR, type(e).__name__)
+        take_ownership(self.container, CONFIG_DIR, USER_ID, GROUP_ID)
 
     def _check_workload(self, client: servarr.ServarrClient) -> None:
         name = self.servarr.name

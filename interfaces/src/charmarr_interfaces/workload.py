@@ -7,6 +7,7 @@ the same for layers, but importing it pulls in lightkube, over a second per hook
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import TypeVar
@@ -15,6 +16,7 @@ import ops
 from ops import pebble
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 _sleep: Callable[[float], None] = time.sleep
 """How :func:`poll` waits; the test plugin makes it a no-op outside real-workload tests."""
@@ -128,4 +130,20 @@ def push_if_changed(
         group_id=group_id,
         permissions=permissions,
     )
+    return True
+
+
+def take_ownership(container: ops.Container, path: str, user_id: int, group_id: int) -> bool:
+    """``chown user_id:group_id path`` in the container; whether it succeeded.
+
+    The linuxserver images own ``/config`` to their user before the app starts (their
+    ``init-*-config`` s6 scripts); a fresh Juju storage volume is root's. Callers do it
+    once, before the workload's first start (while its config file is still absent), and
+    retry in the next hook when it failed.
+    """
+    try:
+        container.exec(["chown", f"{user_id}:{group_id}", path]).wait()
+    except (pebble.Error, ops.ModelError) as e:
+        logger.warning("could not chown %s: %s", path, type(e).__name__)
+        return False
     return True

@@ -1,11 +1,12 @@
 r"""A client for qBittorrent's WebUI API v2 (the part the charm needs).
 
-Facts checked against qbittorrent-nox 4.5.2 and upstream's source:
+Facts checked against qbittorrent-nox 4.5.2 and 5.1.0 and upstream's source:
 
-- Every endpoint but ``auth/login`` needs a session: ``app/version`` without the SID
-  cookie answers 403. ``auth/login`` answers 200 ``Ok.`` and sets the cookie (``SID``
-  in 4.x, ``QBT_SID_<port>`` in 5.x); wrong credentials answer 200 ``Fails.`` (4.x and
-  5.x; a 401 is read the same way); a banned client gets 403.
+- Every endpoint but ``auth/login`` needs a session: ``app/version`` without the session
+  cookie answers 403. ``auth/login`` answers 200 ``Ok.`` and sets the cookie (``SID`` in
+  4.x and 5.1, ``src/webui/webapplication.cpp``; ``QBT_SID_<port>`` only from 5.2; the
+  client keeps whichever it gets); wrong credentials answer 200 ``Fails.`` (4.x and 5.x;
+  a 401 is read the same way); a banned client gets 403.
 - A login sent *with* a valid session cookie answers ``Ok.`` without checking the
   credentials, so confirming a password always uses a fresh client.
 - After ``WebUI\MaxAuthenticationFailCount`` (default 5) failed logins the client IP is
@@ -72,6 +73,11 @@ class QBittorrentClient:
 
     def __init__(self, base_url: str, *, timeout: float = 5.0):
         self._http = HttpClient(base_url, name="qbittorrent", timeout=timeout)
+
+    @property
+    def http(self) -> HttpClient:
+        """The logged-in session (for tests that drive endpoints the charm does not use)."""
+        return self._http
 
     @property
     def base_url(self) -> str:

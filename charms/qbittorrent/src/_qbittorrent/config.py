@@ -1,7 +1,7 @@
 r"""qBittorrent.conf: the WebUI credentials, hashed the way qBittorrent hashes them.
 
 qBittorrent run with ``--profile=/config`` keeps its settings in
-``/config/qBittorrent/config/qBittorrent.conf`` (checked with qbittorrent-nox 4.5.2:
+``/config/qBittorrent/config/qBittorrent.conf`` (checked with qbittorrent-nox 4.5.2 and 5.1.0:
 the profile directory gets ``qBittorrent/config/`` and ``qBittorrent/data/``), a
 QSettings INI file. The WebUI password is stored under ``[Preferences]`` as
 ``WebUI\Password_PBKDF2="@ByteArray(<base64 salt>:<base64 key>)"``: PBKDF2-HMAC-SHA512,

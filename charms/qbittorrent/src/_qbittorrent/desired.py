@@ -1,4 +1,4 @@
-"""What qBittorrent should look like: proxy preferences and per-relation categories.
+r"""What qBittorrent should look like: download and proxy preferences, per-relation categories.
 
 Pure functions, so the charm, the unit tests and the real-daemon tests share them.
 
@@ -16,6 +16,16 @@ its own proxy setup by that signature (a SOCKS5 proxy with authentication and al
 off); only then does it remove the proxy (and turn the three back on, qBittorrent's
 defaults) once the vpn-gateway relation is gone. A proxy the user set up by hand
 without the relation is left alone.
+
+**Where downloads land.** Radarr and Sonarr add a torrent with its ``category`` and no
+save path. qBittorrent's defaults are manual torrent management
+(``BitTorrent\Session\DisableAutoTMMByDefault=true``) with
+``UseCategoryPathsInManualMode=false``, so such a torrent would go to the default save path
+(with ``--profile=/config``: ``/config/qBittorrent/downloads``, on the config volume) and
+the import would fail. The charm owns ``auto_tmm_enabled`` (true: the category decides)
+and ``save_path`` (``/data/downloads``), so a category-only add lands in
+``/data/downloads/<category>`` (upstream: ``SessionImpl::initLoadTorrentParams`` in
+``src/base/bittorrent/sessionimpl.cpp``).
 
 **Categories.** Each download-client requirer asks for a category; the charm creates it
 with the save path ``/data/downloads/<category>``. That documented save path is the
@@ -41,14 +51,42 @@ _SOCKS5_AUTH_INT = 4
 _NO_PROXY_INT = 0
 
 
-def category_path(category: str) -> str:
+def category_path(category: str, root: str = DOWNLOADS_ROOT) -> str:
     """The save path of the managed category ``category``."""
-    return f"{DOWNLOADS_ROOT}/{category}"
+    return f"{root}/{category}"
 
 
-def is_managed_category(name: str, save_path: str) -> bool:
+def is_managed_category(name: str, save_path: str, root: str = DOWNLOADS_ROOT) -> bool:
     """Whether a category carries the managed marker (its documented save path)."""
-    return save_path.rstrip("/") == category_path(name)
+    return save_path.rstrip("/") == category_path(name, root)
+
+
+def download_changes(current: Mapping[str, Any], root: str = DOWNLOADS_ROOT) -> dict[str, Any]:
+    """The preferences to send so that a category-only add lands in its category's folder."""
+    changes: dict[str, Any] = {}
+    if current.get("auto_tmm_enabled") is not True:
+        changes["auto_tmm_enabled"] = True
+    if str(current.get("save_path", "")).rstrip("/") != root:
+        changes["save_path"] = root
+    return changes
+
+
+def preference_changes(
+    current: Mapping[str, Any],
+    version: tuple[int, int, int],
+    gateway: Gateway | None,
+    *,
+    keep_proxy: bool = False,
+    root: str = DOWNLOADS_ROOT,
+) -> dict[str, Any]:
+    """Everything the charm owns in ``app/preferences`` that differs (empty: nothing).
+
+    ``keep_proxy`` leaves the proxy as it is (the gateway's data cannot be read now).
+    """
+    changes = download_changes(current, root)
+    if not keep_proxy:
+        changes |= proxy_changes(current, version, gateway)
+    return changes
 
 
 def string_proxy_type(version: tuple[int, int, int]) -> bool:
@@ -141,15 +179,17 @@ class CategoryPlan:
         return not (self.create or self.delete)
 
 
-def plan_categories(wanted: set[str], existing: Mapping[str, str]) -> CategoryPlan:
+def plan_categories(
+    wanted: set[str], existing: Mapping[str, str], root: str = DOWNLOADS_ROOT
+) -> CategoryPlan:
     """Creates for wanted categories, deletes for managed orphans; user ones untouched."""
     plan = CategoryPlan()
     for name in sorted(wanted):
         if name not in existing:
-            plan.create[name] = category_path(name)
-        elif not is_managed_category(name, existing[name]):
+            plan.create[name] = category_path(name, root)
+        elif not is_managed_category(name, existing[name], root):
             plan.user_owned.append(name)
     for name, path in sorted(existing.items()):
-        if name not in wanted and is_managed_category(name, path):
+        if name not in wanted and is_managed_category(name, path, root):
             plan.delete.append(name)
     return plan

@@ -22,11 +22,13 @@ from charmarr_interfaces.testing.fakes import FakeNetwork
 from charmarr_interfaces.testing.faults import before_hook_tool, pebble_outage
 from charmarr_interfaces.testing.juju_semantics import leadership
 from charmarr_interfaces.testing.pytest_plugin import record_hook_tools
+from charmarr_interfaces.testing.torrents import add_like_arr, make_torrent, save_path_of
 from charmarr_interfaces.testing.wired import wired_state
 
 CHARM = load_charm("qbittorrent")  # puts charms/qbittorrent/src on sys.path
 
 from _qbittorrent import config as conf  # noqa: E402
+from _qbittorrent.api import QBittorrentClient  # noqa: E402
 
 MEDIA = {"media-volume": "charmarr-media"}
 
@@ -71,6 +73,7 @@ def fresh_state(tmp_path: Path, *, leader: bool = True, **kwargs) -> testing.Sta
         "qbittorrent",
         can_connect=True,
         mounts={"config": testing.Mount(location="/config", source=tmp_path / "config")},
+        execs={testing.Exec(["chown"])},
     )
     config = {**MEDIA, **kwargs.pop("config", {})}
     return testing.State(
@@ -147,6 +150,13 @@ def test_first_start_writes_hashed_credentials_before_starting(
     service = planned_service(out)
     assert service["command"] == "/usr/bin/qbittorrent-nox --profile=/config --webui-port=8080"
     assert (service["user-id"], service["group-id"]) == (1000, 1000)
+    assert service["environment"]["XDG_CONFIG_HOME"] == "/config"  # as the image sets it
+    # Time to save resume data on stop (Pebble's default would kill it after 5 s).
+    assert service["kill-delay"] == "30s"
+    # The fresh, root-owned volume became qBittorrent's user's before the first start.
+    assert [e.command for e in ctx.exec_history["qbittorrent"]] == [
+        ["chown", "1000:1000", "/config"]
+    ]
     assert services(out)["qbittorrent"] == pebble.ServiceStatus.ACTIVE
     check = out.get_container("qbittorrent").plan.checks["qbittorrent-ready"].to_dict()
     assert check["level"] == "ready" and check["http"]["url"] == "http://localhost:8080/"
@@ -296,6 +306,27 @@ def test_managed_categories_go_with_their_relation_and_after_the_last(ctx, fake_
     out = ctx.run(ctx.on.relation_broken(sonarr), out)
     assert fake.categories == {"my-own": "/data/mine"}  # the user's category stays
     assert out.unit_status.name == "active"
+
+
+def test_radarrs_category_only_add_lands_in_its_category_folder(ctx, fake_network):
+    state, fake = wired(fake_network)
+    # qBittorrent's own defaults: manual management, the profile's downloads folder.
+    fake.preferences |= {"auto_tmm_enabled": False, "save_path": "/config/qBittorrent/downloads"}
+
+    out = ctx.run(ctx.on.config_changed(), state)
+
+    assert out.unit_status.name == "active"
+    assert fake.preferences["auto_tmm_enabled"] is True
+    assert fake.preferences["save_path"] == "/data/downloads"
+    client = QBittorrentClient("http://localhost:8080")
+    client.login("admin", credentials(out)["password"])
+    torrent, info_hash = make_torrent("film.mkv", b"x" * 50_000)
+    add_like_arr(client.http, torrent, "radarr")
+    assert save_path_of(client.http, info_hash) == "/data/downloads/radarr"
+    # Converged: the next full reconcile sends no preference.
+    writes = len(fake.api_writes)
+    ctx.run(ctx.on.config_changed(), out)
+    assert [r.path for r in fake.api_writes[writes:]] == []
 
 
 def test_same_named_user_category_is_left_alone_and_reported(ctx, fake_network):

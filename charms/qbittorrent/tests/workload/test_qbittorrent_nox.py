@@ -1,19 +1,22 @@
 """The charm's own qBittorrent code (``src/_qbittorrent``) against a real qbittorrent-nox.
 
-Debian ships qBittorrent 4.5 (``qbittorrent-nox``); the charm's image carries 5.x. What
-differs and how the code copes:
+CI runs these against qbittorrent-nox 5.1 (Debian trixie's, run by
+``tools/workload-daemons.sh``), the release line of the image (5.1.2); they also run
+against Debian bookworm's 4.5.2. What differs between 4.5 and 5.x and how the code copes:
 
 - ``proxy_type``: 4.5 takes and reports an integer (4 = SOCKS5 with authentication);
   4.6+ takes a string (``"SOCKS5"``) plus ``proxy_auth_enabled``. The code asks
-  ``app/version`` and sends the matching form; here the 4.5 form is proven to read back
-  as set, the string form is covered by the unit tests' fake;
+  ``app/version`` and sends the matching form;
 - the legal notice: 5.x refuses to start headless unless it was accepted; the charm's
   conf sets ``[LegalNotice] Accepted=true``, which 4.5 reads too, so no
   ``--confirm-legal-notice`` (an option 4.5 does not know) is passed;
-- the session cookie is ``SID`` in 4.x and ``QBT_SID_<port>`` in 5.x; the client keeps
-  whatever cookie the login sets;
+- the session cookie is ``SID`` in 4.x and 5.1 (``QBT_SID_<port>`` only from 5.2); the
+  client keeps whatever cookie the login sets;
 - both keep the WebUI hash as ``WebUI\\Password_PBKDF2`` under ``[Preferences]`` in
-  ``<profile>/qBittorrent/config/qBittorrent.conf`` and rewrite that file from memory.
+  ``<profile>/qBittorrent/config/qBittorrent.conf`` and rewrite that file from memory;
+- both default to manual torrent management with the profile's ``downloads`` folder as
+  the default save path, which is why the charm owns ``auto_tmm_enabled`` and
+  ``save_path``.
 
 Each test starts its own daemon on 127.0.0.1 (WebUI and BitTorrent ports) with a temp
 profile, bounds every wait and kills the daemon at the end. Each test costs at most one
@@ -25,14 +28,21 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from ops import testing
 
+from charmarr_interfaces.http import use_transport
 from charmarr_interfaces.secrets import CharmarrError, generate_token
-from charmarr_interfaces.testing.charms import load_charm
-from charmarr_interfaces.testing.pytest_plugin import require_binary
+from charmarr_interfaces.testing.charms import context, load_charm
+from charmarr_interfaces.testing.fake_qbittorrent import FakeQBittorrent
+from charmarr_interfaces.testing.fakes import FakeNetwork
+from charmarr_interfaces.testing.pod import PodReplay, root_owned_volume
+from charmarr_interfaces.testing.pytest_plugin import require_daemon, require_version
+from charmarr_interfaces.testing.torrents import add_like_arr, make_torrent, save_path_of
 from charmarr_interfaces.vpn_gateway import Gateway
 
 load_charm("qbittorrent")
@@ -43,6 +53,7 @@ from _qbittorrent.api import (  # noqa: E402
     QBittorrentClient,
     change_password,
     confirm_password,
+    parse_version,
     wait_until_answering,
 )
 
@@ -134,9 +145,23 @@ class Daemon:
         return client
 
 
+IMAGE_LINE = (5, 1)
+"""The image's release line (lscr.io/linuxserver/qbittorrent:5.1.2)."""
+
+
+@pytest.fixture(scope="module")
+def binary() -> str:
+    path = require_daemon("CHARMARR_QBITTORRENT_NOX", "qbittorrent-nox")
+    out = subprocess.run(
+        [path, "--version"], check=False, capture_output=True, text=True, timeout=30
+    ).stdout
+    version = parse_version(out.strip().rsplit(" ", 1)[-1]) or (0, 0, 0)
+    require_version("qbittorrent-nox", version, IMAGE_LINE)
+    return path
+
+
 @pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    binary = require_binary("qbittorrent-nox", "apt-get install qbittorrent-nox")
+def daemon(binary: str, tmp_path: Path) -> Iterator[Daemon]:
     d = Daemon(binary, tmp_path / "profile")
     try:
         yield d
@@ -157,6 +182,7 @@ def test_rendered_conf_is_accepted_and_its_credentials_authenticate(running):
     client = daemon.client(password)
     version = client.version()
     assert version[:2] >= (4, 5)
+    assert set(client.http.cookies) == {"SID"}  # 4.5 and 5.1 alike (QBT_SID_<port> from 5.2)
     # Wrong credentials are refused (one failed login; the ban needs five).
     assert QBittorrentClient(daemon.url).try_login(USERNAME, "not-the-password") is False
     assert QBittorrentClient(daemon.url).try_login("someone", password) is False
@@ -265,3 +291,184 @@ def test_proxy_settings_read_back_as_set_and_are_removed_again(running):
     assert prefs["proxy_type"] in (0, "None")
     assert prefs["proxy_username"] == "" and prefs["proxy_password"] == ""
     assert (prefs["dht"], prefs["lsd"], prefs["upnp"]) == (True, True, True)
+
+
+def _wait_for(check: Callable[[], str | None], timeout: float = 15.0) -> str | None:
+    """Bounded wait: ``torrents/add`` answers before the torrent is listed."""
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout / 0.1) + 1):
+        found = check()
+        if found is not None or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+    return None
+
+
+def _add_like_radarr(client: QBittorrentClient, category: str) -> str | None:
+    """A small torrent made here (loopback tracker, nothing listens), added as Radarr adds it.
+
+    Returns where qBittorrent will save it.
+    """
+    return save_path_of(client.http, _add(client, category)) or None
+
+
+def _add(client: QBittorrentClient, category: str) -> str:
+    """Add as Radarr does and wait until qBittorrent lists it; returns its info-hash."""
+    torrent, info_hash = make_torrent(
+        f"film-{generate_token(6)}.mkv",
+        os.urandom(40_000),
+        announce=f"http://127.0.0.1:{_free_port()}/announce",
+    )
+    add_like_arr(client.http, torrent, category)
+    _wait_for(lambda: save_path_of(client.http, info_hash))
+    return info_hash
+
+
+def _charm_reconciles(client: QBittorrentClient, root: str, categories: set[str]) -> None:
+    """What the charm's reconcile does to preferences and categories (no VPN gateway)."""
+    changes = desired.preference_changes(client.preferences(), client.version(), None, root=root)
+    if changes:
+        client.set_preferences(changes)
+    plan = desired.plan_categories(categories, client.categories(), root)
+    for name, path in plan.create.items():
+        client.create_category(name, path)
+
+
+def test_a_torrent_added_like_radarr_lands_in_its_category_folder(running, tmp_path: Path):
+    daemon, password = running
+    client = daemon.client(password)
+    root = str(tmp_path / "data" / "downloads")  # /data/downloads in the pod
+
+    _charm_reconciles(client, root, {"radarr", "sonarr"})
+
+    film, show = _add(client, "radarr"), _add(client, "sonarr")
+    assert save_path_of(client.http, film) == f"{root}/radarr"
+    assert save_path_of(client.http, show) == f"{root}/sonarr"
+    prefs = client.preferences()
+    assert prefs["auto_tmm_enabled"] is True
+    assert desired.preference_changes(prefs, client.version(), None, root=root) == {}
+    # Stopped with SIGTERM (as Pebble stops it) once it has saved the new torrents (a
+    # torrent added a moment before the stop can be lost), qBittorrent keeps its settings
+    # and the torrents: all there after the restart.
+    backup = daemon.profile / "qBittorrent" / "data" / "BT_backup"
+    saved = [backup / f"{h}.fastresume" for h in (film, show)]
+    assert _wait_for(lambda: "saved" if all(p.exists() for p in saved) else None) == "saved"
+    version = client.version()
+    daemon.restart()
+    client = daemon.client(password)
+    assert desired.preference_changes(client.preferences(), version, None, root=root) == {}
+    # The WebUI answers before every torrent is loaded again: wait for each (bounded).
+    assert _wait_for(lambda: save_path_of(client.http, film)) == f"{root}/radarr"
+    assert _wait_for(lambda: save_path_of(client.http, show)) == f"{root}/sonarr"
+
+
+def _save_paths(client: QBittorrentClient, root: str) -> tuple[str, str]:
+    """Where a Radarr add lands before and after the charm's reconcile, named, not spelled.
+
+    ``"default"`` is qBittorrent's default save path, ``"category"`` the category's folder.
+    """
+    default = client.preferences()["save_path"].rstrip("/")
+    client.create_category("radarr", f"{root}/radarr")  # the category exists beforehand
+    before = _add_like_radarr(client, "radarr")
+    _charm_reconciles(client, root, {"radarr"})
+    after = _add_like_radarr(client, "radarr")
+    names = {default: "default", f"{root}/radarr": "category"}
+    return names.get(before or "", before or ""), names.get(after or "", after or "")
+
+
+def test_fake_and_real_qbittorrent_place_a_radarr_add_alike(running, tmp_path: Path):
+    """Parity: the fake's automatic torrent management answers as the real daemon does."""
+    daemon, password = running
+    real = _save_paths(daemon.client(password), str(tmp_path / "real"))
+
+    fake_app = FakeQBittorrent(password=password, version=f"v{'.'.join(map(str, IMAGE_LINE))}.2")
+    network = FakeNetwork(cluster=False)
+    network.add("qbittorrent.test:8080", fake_app)
+    with use_transport(network):
+        client = QBittorrentClient("http://qbittorrent.test:8080")
+        client.login(USERNAME, password)
+        fake = _save_paths(client, "/data/downloads")
+
+    assert real == fake == ("default", "category")
+
+
+def test_qbittorrent_starts_on_a_root_owned_config_after_the_charms_first_hook(
+    binary: str, monkeypatch: pytest.MonkeyPatch
+):
+    """The charm's first hook, replayed on a fresh root-owned volume; then the layer runs it."""
+    with root_owned_volume("charmarr-qbittorrent-") as volume:
+        pod = PodReplay(volume, monkeypatch)
+        ctx = context("qbittorrent")
+        container = testing.Container(
+            "qbittorrent",
+            can_connect=True,
+            mounts={"config": testing.Mount(location="/config", source=volume)},
+            execs={testing.Exec(["chown"])},
+        )
+        state = testing.State(
+            leader=True,
+            model=testing.Model(name="media"),
+            config={"require-vpn": False},
+            containers=[container],
+            storages=[testing.Storage("config")],
+        )
+        with use_transport(FakeNetwork()):
+            out = ctx.run(ctx.on.pebble_ready(container), state)
+        pod.replay(e.command for e in ctx.exec_history.get("qbittorrent", []))
+        password = next(
+            s for s in out.secrets if s.label == "qbittorrent-credentials"
+        ).latest_content["password"]
+
+        # The test's own settings on top of the charm's conf: every socket on loopback.
+        daemon = Daemon(binary, volume)
+        conf_path = Path(pod.local(conf.CONF_PATH))
+        stat = conf_path.stat()
+        loopback = _loopback_only(daemon.port, daemon.torrent_port)
+        conf_path.write_text(conf.set_values(conf_path.read_text(), _sections(loopback)))
+        os.chown(conf_path, stat.st_uid, stat.st_gid)
+
+        service = out.get_container("qbittorrent").plan.services["qbittorrent"]
+        argv = service.command.split()
+        assert argv[0] == "/usr/bin/qbittorrent-nox"
+        args = [pod.local(a.replace("=/config", f"={volume}")) for a in argv[1:]]
+        args = [f"--webui-port={daemon.port}" if a.startswith("--webui-port") else a for a in args]
+        env = {k: pod.local(v) for k, v in service.environment.items()}
+        log = volume.parent / "stdout.log"
+        with log.open("wb") as out_file:
+            process = subprocess.Popen(
+                [binary, *args],
+                stdin=subprocess.DEVNULL,
+                stdout=out_file,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **env},
+                user=service.user_id,
+                group=service.group_id,
+                extra_groups=[],
+            )
+        try:
+            if not wait_until_answering(daemon.url, START_TIMEOUT):
+                pytest.fail(f"qbittorrent-nox did not answer: {log.read_text(errors='replace')}")
+            assert daemon.client(password).version() >= (4, 5, 0)  # the charm's credentials
+        finally:
+            process.terminate()
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        # It wrote its state as its user: its data folder, and its conf on exit.
+        assert (volume / "qBittorrent" / "data").stat().st_uid == service.user_id
+        assert conf.credentials_match(conf_path.read_text(), USERNAME, password)
+
+
+def _sections(text: str) -> dict[str, dict[str, str]]:
+    """``{section: {key: value}}`` of a small INI text (the test's loopback settings)."""
+    sections: dict[str, dict[str, str]] = {}
+    current = "General"
+    for line in text.splitlines():
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1]
+        elif "=" in line:
+            key, _, value = line.partition("=")
+            sections.setdefault(current, {})[key] = value
+    return sections

@@ -38,10 +38,27 @@ USER_ID = 1000
 GROUP_ID = 1000
 BUILTIN_CATEGORY = "*"
 
+PYTHON = "/lsiopy/bin/python3"
+"""The image's Python: SABnzbd's dependencies are installed in the ``/lsiopy`` venv."""
+
 COMMAND = (
-    f"python3 /app/sabnzbd/SABnzbd.py --config-file {INI_PATH} --server 0.0.0.0:{PORT} --browser 0"
+    f"{PYTHON} /app/sabnzbd/SABnzbd.py"
+    f" --config-file {INI_PATH} --server 0.0.0.0:{PORT} --browser 0"
 )
-"""How the linuxserver image's own service runs SABnzbd, minus s6 (``/app/sabnzbd``)."""
+"""How the linuxserver image's ``svc-sabnzbd`` runs SABnzbd, minus s6 (``/app/sabnzbd``)."""
+
+ENVIRONMENT = {
+    "HOME": CONFIG_DIR,
+    "PYTHONIOENCODING": "utf-8",
+    "VIRTUAL_ENV": "/lsiopy",
+    "PATH": "/lsiopy/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+}
+"""The image's environment (its Dockerfile and baseimage-alpine's): par2, unrar and 7z
+are found on this PATH."""
+
+SUGGESTED_CATEGORIES = frozenset({"movies", "tv", "audio", "software"})
+"""The categories SABnzbd adds, with no folder, with ``*`` on the first full read of its
+categories (sabnzbd/config.py ``get_categories``, 3.7 and 4.x)."""
 
 
 def layer() -> pebble.LayerDict:
@@ -60,7 +77,7 @@ def layer() -> pebble.LayerDict:
                 "startup": "disabled",
                 "user-id": USER_ID,
                 "group-id": GROUP_ID,
-                "environment": {"HOME": CONFIG_DIR, "PYTHONIOENCODING": "utf-8"},
+                "environment": dict(ENVIRONMENT),
             }
         },
         "checks": {
@@ -163,8 +180,18 @@ class CategoryResult:
     served: list[str] = field(default_factory=list)
 
 
+def _adoptable(name: str, folder: str) -> bool:
+    """A suggestion SABnzbd added itself (no folder) that a requirer asks for by name."""
+    return name in SUGGESTED_CATEGORIES and not folder.strip()
+
+
 def converge_categories(client: SabnzbdClient, wanted: Mapping[str, str]) -> CategoryResult:
     """Create the wanted categories, delete managed ones nobody wants, keep the user's.
+
+    SABnzbd adds ``*`` and its suggestions (movies, tv, audio, software, no folder) on the
+    first full read of its categories, replacing a same-named category made before that
+    read. So that never undoes the charm's work, that read is made first; a wanted
+    suggestion with no folder is then adopted: given its folder, and managed from then on.
 
     Args:
         client: SABnzbd, with a working key.
@@ -172,6 +199,10 @@ def converge_categories(client: SabnzbdClient, wanted: Mapping[str, str]) -> Cat
             once the last relation is gone).
     """
     existing = client.categories()
+    if BUILTIN_CATEGORY not in existing:
+        client.category_names()  # SABnzbd adds "*" and its suggestions now
+        existing = client.categories()
+    adopt = {n: wanted[n] for n in wanted if n in existing and _adoptable(n, existing[n])}
     steps = cleanup.plan(
         wanted,
         existing.items(),
@@ -179,7 +210,7 @@ def converge_categories(client: SabnzbdClient, wanted: Mapping[str, str]) -> Cat
         is_managed=lambda name: is_managed_category(name, existing[name]),
     )
     result = CategoryResult()
-    for name, folder in steps.create.items():
+    for name, folder in sorted({**steps.create, **adopt}.items()):
         client.set_category(name, folder)
         result.created.append(name)
         logger.info("created category %s", name)
@@ -188,7 +219,9 @@ def converge_categories(client: SabnzbdClient, wanted: Mapping[str, str]) -> Cat
         result.deleted.append(name)
         logger.info("deleted category %s: its relation is gone", name)
     result.foreign = sorted(
-        n for n in wanted if n in existing and not is_managed_category(n, existing[n])
+        n
+        for n in wanted
+        if n in existing and n not in adopt and not is_managed_category(n, existing[n])
     )
     result.served = sorted(set(wanted) - set(result.foreign))
     return result

@@ -2,10 +2,11 @@
 
 SABnzbd takes its API key as the ``apikey`` query parameter; ``mode=version`` is the only
 call that needs none. A refused key is reported differently across releases: SABnzbd 3.7
-answers HTTP 403 with the text ``API Key Incorrect``; other releases and proxies answer
-HTTP 200 with ``error: API Key Incorrect`` or ``{"status": false, "error": "..."}``. All of
-them become :class:`ApiKeyRefusedError`. Nothing here ever puts the key or a proxy
-password into an exception message (``charmarr_interfaces.http`` drops query strings).
+and 4.5 answer HTTP 403 with the text ``API Key Incorrect`` (``API Key Required`` without
+one); other releases and proxies answer HTTP 200 with ``error: API Key Incorrect`` or
+``{"status": false, "error": "..."}``. All of them become :class:`ApiKeyRefusedError`.
+Nothing here ever puts the key or a proxy password into an exception message
+(``charmarr_interfaces.http`` drops query strings).
 """
 
 from __future__ import annotations
@@ -123,6 +124,14 @@ class SabnzbdClient:
             if isinstance(entry, dict) and isinstance(entry.get("name"), str):
                 result[entry["name"]] = str(entry.get("dir") or "")
         return result
+
+    def category_names(self) -> list[str]:
+        """``mode=get_cats``: the category names (SABnzbd adds its suggestions on this read)."""
+        answer = self.call("get_cats")
+        names = answer.get("categories")
+        if not isinstance(names, list):
+            raise SabnzbdApiError("sabnzbd answered get_cats without categories")
+        return [str(n) for n in names]
 
     def set_category(self, name: str, folder: str) -> None:
         """Create or update the category ``name`` saving under ``folder``."""

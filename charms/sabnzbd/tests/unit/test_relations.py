@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from _sabnzbd.api import SabnzbdClient
 from ops import pebble, testing
 
 from charmarr_interfaces.testing import builders
@@ -51,6 +52,25 @@ def test_each_requirer_gets_its_category_under_data_downloads(ctx, fake_network)
     )
 
 
+def test_apps_named_tv_and_movies_adopt_sabnzbds_suggestions(ctx, fake_network):
+    state_in, fake = wired.wired_state(fake_network, consumers=())
+    tv = builders.download_client_from_arr(kind="sonarr", remote_app="tv", relation_id=21)
+    movies = builders.download_client_from_arr(kind="radarr", remote_app="movies", relation_id=22)
+    state_in = dataclasses.replace(
+        state_in, relations=[*state_in.relations, tv.relation, movies.relation]
+    )
+
+    out = ctx.run(ctx.on.config_changed(), state_in)
+    # Sonarr and Radarr read SABnzbd's whole config: SABnzbd adds its suggestions then.
+    SabnzbdClient("http://localhost:8080", wired.API_KEY).call("get_config")
+    out = ctx.run(ctx.on.config_changed(), out)
+
+    assert fake.categories["tv"]["dir"] == "/data/downloads/tv"
+    assert fake.categories["movies"]["dir"] == "/data/downloads/movies"
+    assert fake.categories["audio"]["dir"] == ""  # SABnzbd's other suggestions stay its own
+    assert out.unit_status == testing.ActiveStatus("categories: movies, tv; via VPN 203.0.113.7")
+
+
 def test_category_of_a_removed_relation_is_deleted(ctx, fake_network):
     state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
     first = ctx.run(ctx.on.update_status(), state_in)
@@ -73,7 +93,8 @@ def test_categories_go_after_the_last_relation_and_user_ones_stay(ctx, fake_netw
     # Any full reconcile (not a converged update-status) sees that the relations are gone.
     out = ctx.run(ctx.on.config_changed(), last)
 
-    assert set(fake.categories) == {"*", "tv", "anime"}
+    # SABnzbd's own suggestions (no folder) were never the charm's: they stay too.
+    assert set(fake.categories) == {"*", "tv", "anime", "movies", "audio", "software"}
     assert fake.categories["tv"]["dir"] == "/mnt/tv"
     deleted = [r.query["keyword"] for r in fake.requests if r.query.get("mode") == "del_config"]
     assert sorted(deleted) == ["radarr", "sonarr"]

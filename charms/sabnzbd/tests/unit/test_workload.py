@@ -77,10 +77,8 @@ def state(config_dir, *, leader=True, secret=True, running=True, with_layer=True
 
 
 def test_first_start_writes_ini_with_generated_key_then_starts(ctx, fake, config_dir):
-    out = ctx.run(
-        ctx.on.pebble_ready(wired.container(config_dir, with_layer=False)),
-        state(config_dir, secret=False, with_layer=False),
-    )
+    before = state(config_dir, secret=False, with_layer=False)
+    out = ctx.run(ctx.on.pebble_ready(before.get_container("sabnzbd")), before)
 
     secret = out.get_secret(label=wired.LABEL)
     key = secret.latest_content["api-key"]
@@ -93,13 +91,37 @@ def test_first_start_writes_ini_with_generated_key_then_starts(ctx, fake, config
     assert "complete_dir = /data/downloads/complete" in text
     container = out.get_container("sabnzbd")
     service = container.plan.services["sabnzbd"]
-    assert service.command.startswith("python3 /app/sabnzbd/SABnzbd.py --config-file")
+    # The image's interpreter and environment, not whatever python3 is on PATH.
+    assert service.command.startswith("/lsiopy/bin/python3 /app/sabnzbd/SABnzbd.py")
+    assert "--config-file /config/sabnzbd.ini" in service.command
     assert "--browser 0" in service.command
+    assert service.environment["HOME"] == "/config"
+    assert service.environment["PATH"].startswith("/lsiopy/bin:")
     assert (service.user_id, service.group_id, service.startup) == (1000, 1000, "disabled")
+    # /config (a root-owned fresh volume) became SABnzbd's user's before its first start.
+    assert [e.command for e in ctx.exec_history["sabnzbd"]] == [["chown", "1000:1000", "/config"]]
     assert "localhost:8080/api?mode=version" in container.plan.checks["sabnzbd-ready"].http["url"]
     assert container.service_statuses["sabnzbd"] == pebble.ServiceStatus.ACTIVE
     assert out.unit_status == testing.WaitingStatus("waiting for sabnzbd to start")
     assert out.opened_ports == {testing.TCPPort(8080)}
+
+
+def test_config_is_owned_once_and_again_until_it_worked(ctx, fake, config_dir):
+    # The chown fails: nothing is written, so the next hook tries again.
+    failing = dataclasses.replace(
+        wired.container(config_dir, with_layer=False),
+        execs={testing.Exec(["chown"], return_code=1)},
+    )
+    before = dataclasses.replace(state(config_dir, with_layer=False), containers=[failing])
+    out = ctx.run(ctx.on.pebble_ready(before.get_container("sabnzbd")), before)
+    assert out.unit_status == testing.WaitingStatus("waiting to take ownership of /config")
+    assert not (config_dir / "sabnzbd.ini").exists()
+    assert "sabnzbd" not in out.get_container("sabnzbd").service_statuses
+
+    # Once sabnzbd.ini exists, /config is SABnzbd's: no more chown.
+    (config_dir / "sabnzbd.ini").write_text(wired.ini_text(wired.API_KEY))
+    ctx.run(ctx.on.update_status(), state(config_dir))
+    assert len(ctx.exec_history["sabnzbd"]) == 1
 
 
 def test_ini_keeps_every_setting_sabnzbd_wrote(ctx, fake, config_dir, pebble_calls):

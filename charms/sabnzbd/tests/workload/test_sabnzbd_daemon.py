@@ -1,20 +1,27 @@
 """The charm's own SABnzbd code (``src/_sabnzbd``) against a real SABnzbd on loopback.
 
-Debian ships SABnzbd 3.7 (``sabnzbdplus``); the charm's image carries 4.x. What differs
-and how the code copes:
+CI runs these against sabnzbdplus 4.5 (Debian bookworm-backports', installed by
+``tools/workload-daemons.sh``), the release line of the image (4.5.1); they were first
+written against Debian bookworm's 3.7.1, which is no longer checked. What the code relies
+on and how it copes:
 
-- a refused API key: 3.7 answers HTTP 403 with ``API Key Incorrect`` (an empty 403 when
-  ``api_warnings`` is off); the same client also treats HTTP 200 with an ``error:`` body
-  or ``{"status": false, "error": ...}`` as a refusal, the form reported for other
-  releases (covered by the unit tests, since 3.7 cannot produce it);
-- categories: 3.7 answers ``{"config": {}}`` before any category is saved, with no list
-  at all; the client reads a missing list as empty, and the charm never touches the
-  built-in ``*`` category wherever a release lists it;
+- a refused API key: 3.7 and 4.5 answer HTTP 403 with ``API Key Incorrect`` (an empty
+  403 when ``api_warnings`` is off); the same client also treats HTTP 200 with an
+  ``error:`` body or ``{"status": false, "error": ...}`` as a refusal, the form reported
+  for other releases and proxies (covered by the unit tests);
+- categories: before any category exists ``get_config`` answers ``{"config": {}}``; the
+  first full read after that (``get_config`` of the section, ``get_cats``) adds the
+  built-in ``*`` and the suggestions movies, tv, audio and software with no folder,
+  replacing a same-named category made before it. The charm makes that happen before it
+  creates anything and adopts a suggestion with no folder that a requirer asks for;
 - both keep ``api_key``, ``host_whitelist`` and ``socks5_proxy_url`` under ``[misc]``,
   need a restart for a new ``socks5_proxy_url``, and rewrite ``sabnzbd.ini`` from memory
   on every settings change, which is why the charm stops SABnzbd before it edits the file;
-- the image runs ``/app/sabnzbd/SABnzbd.py``, Debian ``/usr/bin/sabnzbdplus``; both take
-  ``--config-file``, ``--server`` and ``--browser 0`` and stay in the foreground.
+- SABnzbd exits at once ("Can't write to logfile") when its config folder is not
+  writable by its user, which is why the charm takes ownership of ``/config`` first;
+- the image runs ``/app/sabnzbd/SABnzbd.py`` with its ``/lsiopy`` Python, Debian
+  ``/usr/bin/sabnzbdplus``; both take ``--config-file``, ``--server`` and
+  ``--browser 0`` and stay in the foreground.
 
 Each test starts its own daemon on 127.0.0.1 with a temp config dir, bounds every wait,
 and kills the daemon at the end.
@@ -22,6 +29,8 @@ and kills the daemon at the end.
 
 from __future__ import annotations
 
+import os
+import re
 import socket
 import subprocess
 import time
@@ -29,11 +38,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ops import testing
 
-from charmarr_interfaces.http import WorkloadUnreachableError
+from charmarr_interfaces.http import WorkloadUnreachableError, use_transport
 from charmarr_interfaces.secrets import generate_token
-from charmarr_interfaces.testing.charms import load_charm
-from charmarr_interfaces.testing.pytest_plugin import require_binary
+from charmarr_interfaces.testing.charms import context, load_charm
+from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
+from charmarr_interfaces.testing.fakes import FakeNetwork
+from charmarr_interfaces.testing.pod import PodReplay, root_owned_volume
+from charmarr_interfaces.testing.pytest_plugin import require_daemon, require_version
 
 load_charm("sabnzbd")
 
@@ -121,9 +134,20 @@ class Daemon:
         return SabnzbdClient(self.url, key, host=host, timeout=5.0)
 
 
-@pytest.fixture
+IMAGE_LINE = (4, 5)
+"""The image's release line (lscr.io/linuxserver/sabnzbd:4.5.1)."""
+
+
+@pytest.fixture(scope="module")
 def binary() -> str:
-    return require_binary("sabnzbdplus", "apt-get install sabnzbdplus (Debian contrib)")
+    path = require_daemon("CHARMARR_SABNZBD", "sabnzbdplus")
+    out = subprocess.run(
+        [path, "--version"], check=False, capture_output=True, text=True, timeout=60
+    ).stdout
+    found = re.search(r"(\d+)\.(\d+)\.(\d+)", out)
+    version = tuple(int(p) for p in found.groups()) if found else (0, 0, 0)
+    require_version("sabnzbdplus", version, IMAGE_LINE)
+    return path
 
 
 @pytest.fixture
@@ -201,6 +225,7 @@ def test_offline_rotation_by_rewriting_the_ini(daemon: Daemon, api_key):
 
 def test_categories_are_created_and_removed_and_user_ones_stay(daemon: Daemon, api_key):
     client = daemon.client(api_key)
+    client.call("get_cats")  # the web UI lists them (SABnzbd adds its suggestions then)
     client.set_category("tv", "/mnt/tv")  # categories the user made by hand
     client.set_category("sonarr", "/mnt/my-sonarr")
 
@@ -268,3 +293,130 @@ def test_host_whitelist_admits_the_service_names_only(daemon: Daemon, api_key):
         assert daemon.client(None, host=name).version()
     with pytest.raises(SabnzbdApiError, match="host_whitelist"):
         daemon.client(api_key, host="rebind.attacker.example:8080").check_key()
+
+
+def test_categories_named_like_sabnzbds_suggestions_serve_their_apps(daemon: Daemon, api_key):
+    """Apps named radarr, sonarr, tv and movies each get a category with their folder."""
+    client = daemon.client(api_key)
+    wanted = {n: category_dir(n) for n in ("radarr", "sonarr", "tv", "movies")}
+
+    first = converge_categories(client, wanted)
+    client.call("get_config")  # Radarr and Sonarr read the whole config (SabnzbdProxy.cs)
+    again = converge_categories(client, wanted)
+
+    assert first.foreign == again.foreign == []
+    assert again.served == ["movies", "radarr", "sonarr", "tv"]
+    assert again.created == again.deleted == []  # converged: nothing left to do
+    existing = client.categories()
+    for name, folder in wanted.items():
+        assert existing[name] == folder
+    # SABnzbd's other suggestions are not the charm's: left as they are, never deleted.
+    assert existing["audio"] == existing["software"] == ""
+    assert sorted(converge_categories(client, {}).deleted) == ["movies", "radarr", "sonarr", "tv"]
+    assert set(client.categories()) == {"*", "audio", "software"}
+
+
+# -- the charm's first start, replayed on this machine ------------------------------------
+
+
+@pytest.fixture
+def root_owned_config() -> Iterator[Path]:
+    """A fresh storage volume: an empty folder owned by root, mode 0755."""
+    with root_owned_volume("charmarr-sabnzbd-") as volume:
+        yield volume
+
+
+def test_sabnzbd_starts_on_a_root_owned_config_after_the_charms_first_hook(
+    binary: str, root_owned_config: Path, monkeypatch: pytest.MonkeyPatch
+):
+    pod = PodReplay(root_owned_config, monkeypatch)
+    ctx = context("sabnzbd")
+    container = testing.Container(
+        "sabnzbd",
+        can_connect=True,
+        mounts={"config": testing.Mount(location="/config", source=root_owned_config)},
+        execs={testing.Exec(["chown"])},
+    )
+    state = testing.State(
+        leader=True,
+        model=testing.Model(name=MODEL),
+        config={"require-vpn": False},
+        containers=[container],
+        storages=[testing.Storage("config")],
+    )
+    with use_transport(FakeNetwork()):
+        out = ctx.run(ctx.on.pebble_ready(container), state)
+    pod.replay([e.command for e in ctx.exec_history.get("sabnzbd", [])])
+
+    # Start SABnzbd as the layer says: its user, its environment, its arguments (here on
+    # loopback and with Debian's sabnzbdplus for the image's /app/sabnzbd/SABnzbd.py).
+    service = out.get_container("sabnzbd").plan.services["sabnzbd"]
+    argv = service.command.split()
+    script = argv.index("/app/sabnzbd/SABnzbd.py")
+    args = [pod.local(a) for a in argv[script + 1 :]]
+    env = {k: pod.local(v) for k, v in service.environment.items() if k != "PATH"}
+    port = _free_port()
+    args[args.index("--server") + 1] = f"127.0.0.1:{port}"
+    log = root_owned_config.parent / "stdout.log"
+    with log.open("wb") as out_file:
+        process = subprocess.Popen(
+            [binary, *args],
+            stdout=out_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+            user=service.user_id,
+            group=service.group_id,
+            extra_groups=[],
+        )
+    try:
+        client = SabnzbdClient(f"http://127.0.0.1:{port}", timeout=2.0)
+        for _ in range(int(START_TIMEOUT / 0.2)):
+            if process.poll() is not None:
+                pytest.fail(f"SABnzbd exited: {log.read_text(errors='replace')[-600:]}")
+            try:
+                assert client.version()
+                break
+            except WorkloadUnreachableError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"SABnzbd did not answer in {START_TIMEOUT}s")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT)
+    assert (root_owned_config / "logs").stat().st_uid == service.user_id
+
+
+def _categories_after_the_charm_and_radarr(client: SabnzbdClient) -> dict[str, str]:
+    """The charm converges, Radarr reads the whole config, the charm converges again."""
+    wanted = {n: category_dir(n) for n in ("radarr", "sonarr", "tv", "movies")}
+    converge_categories(client, wanted)
+    client.call("get_config")
+    converge_categories(client, wanted)
+    return client.categories()
+
+
+def test_fake_and_real_sabnzbd_keep_the_same_categories(daemon: Daemon, api_key):
+    """Parity: the fake's categories (suggestions included) answer as the real daemon's."""
+    real = _categories_after_the_charm_and_radarr(daemon.client(api_key))
+
+    network = FakeNetwork(cluster=False)
+    network.add("sabnzbd.test:8080", FakeSabnzbd(api_key))
+    with use_transport(network):
+        fake = _categories_after_the_charm_and_radarr(
+            SabnzbdClient("http://sabnzbd.test:8080", api_key)
+        )
+
+    assert real == fake
+    assert fake == {
+        "*": "",
+        "movies": "/data/downloads/movies",
+        "tv": "/data/downloads/tv",
+        "audio": "",
+        "software": "",
+        "radarr": "/data/downloads/radarr",
+        "sonarr": "/data/downloads/sonarr",
+    }

@@ -1,6 +1,6 @@
 """A stateful in-process fake of qBittorrent's WebUI API v2 (the part the charms use).
 
-It behaves like qbittorrent-nox as checked against 4.5.2 and upstream's source:
+It behaves like qbittorrent-nox as checked against 4.5.2, 5.1.0 and upstream's source:
 
 - only ``auth/login`` (and the anonymous login page at ``/``) works without a session;
   everything else answers 403 without the ``SID`` cookie;
@@ -14,7 +14,12 @@ It behaves like qbittorrent-nox as checked against 4.5.2 and upstream's source:
   form is read the way the real app reads it (``"SOCKS5"`` as an int is 0, an int as
   a string type is ``"None"``), i.e. it silently turns the proxy off;
 - categories: ``torrents/categories``, ``createCategory`` (409 if it exists),
-  ``editCategory`` (409 if missing), ``removeCategories`` (newline-separated).
+  ``editCategory`` (409 if missing), ``removeCategories`` (newline-separated);
+- torrents: ``torrents/add`` (multipart: ``torrents`` files, ``category``, ``savepath``,
+  ``autoTMM``) places each torrent as the session does: manual management by default
+  (``auto_tmm_enabled`` false), so without a save path it goes to the default
+  ``save_path`` (the profile's ``downloads`` folder); with automatic management it goes
+  to its category's path; ``torrents/info`` lists them with ``save_path``.
 
 Knobs for tests: ``refuse_password_change`` (setPreferences answers 200 but keeps the
 old password), ``fault`` (from :class:`~.fakes.FakeApp`), and :meth:`boot` (start "from
@@ -26,6 +31,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email.parser
+import email.policy
 import hashlib
 import hmac
 import json
@@ -49,7 +56,12 @@ def _default_preferences(string_proxy_type: bool) -> dict[str, Any]:
         "lsd": True,
         "pex": True,
         "upnp": True,
-        "save_path": "/config/Downloads",
+        # mirrors qBittorrent src/base/bittorrent/sessionimpl.cpp (DisableAutoTMMByDefault
+        # true, UseCategoryPathsInManualMode false) and src/base/profile_p.cpp (the
+        # default save path of --profile=/config is <profile>/qBittorrent/downloads)
+        "auto_tmm_enabled": False,
+        "use_category_paths_in_manual_mode": False,
+        "save_path": "/config/qBittorrent/downloads",
     }
     if string_proxy_type:
         prefs |= {
@@ -115,6 +127,7 @@ class FakeQBittorrent(FakeApp):
         self.string_proxy_type = (major, minor) >= (4, 6)
         self.preferences: dict[str, Any] = _default_preferences(self.string_proxy_type)
         self.categories: dict[str, str] = {}
+        self.torrents: dict[str, dict[str, Any]] = {}
         self.sessions: set[str] = set()
         self.failed_logins = 0
         self.failed_logins_total = 0
@@ -175,7 +188,12 @@ class FakeQBittorrent(FakeApp):
             return text_response("Not Found", 404)
         if self._session(request) is None:
             return text_response("Forbidden", 403)
-        params = request.query if request.method in ("GET", "HEAD") else request.form()
+        if request.method in ("GET", "HEAD"):
+            params: Any = request.query
+        elif request.headers.get("Content-Type", "").startswith("multipart/form-data"):
+            params = _multipart(request)
+        else:
+            params = request.form()
         handler = self._routes().get(path)
         if handler is None:
             return text_response("Not Found", 404)
@@ -195,6 +213,8 @@ class FakeQBittorrent(FakeApp):
             "/api/v2/torrents/createCategory": self._create_category,
             "/api/v2/torrents/editCategory": self._edit_category,
             "/api/v2/torrents/removeCategories": self._remove_categories,
+            "/api/v2/torrents/add": self._add_torrents,
+            "/api/v2/torrents/info": self._torrents_info,
         }
 
     def _session(self, request: Request) -> str | None:
@@ -281,3 +301,102 @@ class FakeQBittorrent(FakeApp):
         for name in params.get("categories", "").split("\n"):
             self.categories.pop(name.strip(), None)
         return text_response("")
+
+    def _add_torrents(self, params: dict[str, Any]) -> Response:
+        files: list[bytes] = params.get("torrents", [])
+        if not files:
+            return text_response("Fails.", 415)
+        for torrent in files:
+            info_hash = _info_hash(torrent)
+            if info_hash is None:
+                return text_response("Fails.", 415)
+            self.torrents[info_hash] = {
+                "hash": info_hash,
+                "category": params.get("category", ""),
+                "save_path": self._save_path(params),
+                "auto_tmm": self._auto_tmm(params),
+            }
+        return text_response("Ok.")
+
+    def _torrents_info(self, params: dict[str, str]) -> Response:
+        wanted = [h for h in params.get("hashes", "").split("|") if h]
+        listed = [t for h, t in self.torrents.items() if not wanted or h in wanted]
+        return json_response(listed)
+
+    def _auto_tmm(self, params: dict[str, Any]) -> bool:
+        # mirrors qBittorrent src/base/bittorrent/sessionimpl.cpp initLoadTorrentParams:
+        # autoTMM as sent, else only without a save path and with auto TMM by default
+        sent = str(params.get("autoTMM", "")).lower()
+        if sent in ("true", "false"):
+            return sent == "true"
+        return not params.get("savepath") and bool(self.preferences["auto_tmm_enabled"])
+
+    def _save_path(self, params: dict[str, Any]) -> str:
+        # mirrors qBittorrent src/base/bittorrent/sessionimpl.cpp initLoadTorrentParams,
+        # suggestedSavePath and categorySavePath (an empty category path is
+        # <default save path>/<category>)
+        default = str(self.preferences["save_path"]).rstrip("/")
+        category = str(params.get("category", ""))
+        if category and category not in self.categories:
+            self.categories[category] = ""
+        category_path = (self.categories.get(category) or f"{default}/{category}").rstrip("/")
+        if not category:
+            category_path = default
+        if self._auto_tmm(params):
+            return category_path
+        savepath = str(params.get("savepath", "")).rstrip("/")
+        if savepath.startswith("/"):
+            return savepath
+        use_category = bool(self.preferences["use_category_paths_in_manual_mode"])
+        base = category_path if use_category else default
+        return f"{base}/{savepath}" if savepath else base
+
+
+def _multipart(request: Request) -> dict[str, Any]:
+    """A multipart form: text fields as str, ``torrents`` files as a list of bytes."""
+    head = f"Content-Type: {request.headers.get('Content-Type', '')}\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        head + (request.body or b"")
+    )
+    fields: dict[str, Any] = {"torrents": []}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        if name == "torrents":
+            fields["torrents"].append(data)
+        elif isinstance(name, str):
+            fields[name] = data.decode()
+    return fields
+
+
+def _info_hash(torrent: bytes) -> str | None:
+    """The v1 info-hash: SHA-1 of the bencoded ``info`` dictionary, as it is in the file."""
+    start = torrent.find(b"4:infod")
+    if start < 0:
+        return None
+    start += len(b"4:info")
+    end = _bencoded_end(torrent, start)
+    if end is None:
+        return None
+    return hashlib.sha1(torrent[start:end]).hexdigest()  # noqa: S324 - BEP 3's hash
+
+
+def _bencoded_end(data: bytes, i: int) -> int | None:
+    """Where the bencoded value starting at ``i`` ends (None: malformed)."""
+    try:
+        kind = data[i : i + 1]
+        if kind == b"i":
+            return data.index(b"e", i) + 1
+        if kind in (b"l", b"d"):
+            i += 1
+            while data[i : i + 1] != b"e":
+                end = _bencoded_end(data, i)
+                if end is None:
+                    return None
+                i = end
+            return i + 1
+        colon = data.index(b":", i)
+        return colon + 1 + int(data[i:colon])
+    except (ValueError, IndexError):
+        return None

@@ -1,13 +1,17 @@
 """A stateful in-process fake of SABnzbd's ``/api`` (JSON output), for charm unit tests.
 
 It keeps what the sabnzbd charm relies on: ``mode=version`` answers anyone; every other
-mode checks ``apikey`` and answers a wrong or missing key the way SABnzbd 3.7 does (HTTP 403,
+mode checks ``apikey`` and answers a wrong or missing key the way SABnzbd 3.7 and 4.5 do (HTTP 403,
 ``API Key Incorrect`` / ``API Key Required``), or, with ``refusal="body"``, with HTTP 200 and
 an ``error:`` body as other releases and proxies do; ``mode=config&name=set_apikey`` makes a
 new key, invalidates the old one and returns it; ``get_config`` / ``set_config`` /
 ``del_config`` work on categories (the built-in ``*`` included) and on ``[misc]`` settings;
-``pause`` / ``resume`` flip ``paused``. Host headers outside ``host_whitelist`` are refused
-like SABnzbd does (``localhost``, IPs and ``*.local`` always pass).
+``pause`` / ``resume`` flip ``paused``. Categories start as SABnzbd 3.7 and 4.x start: none
+at all (``get_config`` answers ``{}``) until the first full read (``get_config`` of the
+section once it exists, ``get_config`` of everything, ``get_cats``) adds ``*`` and the
+suggestions movies, tv, audio and software, replacing same-named categories made before.
+Host headers outside ``host_whitelist`` are refused like SABnzbd does (``localhost``, IPs
+and ``*.local`` always pass).
 
 ``down_requests`` makes the next N requests fail as if nothing listened; when the fake comes
 back it re-reads its key from ``ini_path`` if one is set (as SABnzbd does on a restart).
@@ -61,7 +65,9 @@ class FakeSabnzbd(FakeApp):
         self.version = version
         self.refusal = refusal
         self.ini_path = ini_path
-        self.categories: dict[str, dict[str, object]] = {"*": self._category("*", "")}
+        self.categories: dict[str, dict[str, object]] = {}
+        self.categories_section = False
+        """Whether sabnzbd.ini has a ``[categories]`` section yet."""
         self.misc: dict[str, str] = {"socks5_proxy_url": "", "host_whitelist": ""}
         self.paused = False
         self.down_requests = 0
@@ -80,8 +86,19 @@ class FakeSabnzbd(FakeApp):
         }
 
     def add_user_category(self, name: str, folder: str) -> None:
-        """A category the user made by hand in the web UI."""
+        """A category the user made by hand in the web UI (which lists them first)."""
+        self._get_categories()
         self.categories[name] = self._category(name, folder)
+
+    def _get_categories(self) -> dict[str, dict[str, object]]:
+        # mirrors SABnzbd sabnzbd/config.py get_categories: without "*", add it and the
+        # suggestions (no folder), replacing same-named categories
+        self.categories_section = True
+        if "*" not in self.categories:
+            suggestions = ("*", "movies", "tv", "audio", "software")
+            for order, name in enumerate(suggestions):
+                self.categories[name] = self._category(name, "") | {"order": order}
+        return self.categories
 
     def changes_state(self, request: Request) -> bool:
         """SABnzbd's API writes with GET: judge by ``mode`` (and ``name`` for ``config``)."""
@@ -181,8 +198,17 @@ class FakeSabnzbd(FakeApp):
     def _mode_get_config(self, q: dict[str, str]) -> Response:
         section, keyword = q.get("section"), q.get("keyword")
         if section == "categories":
-            cats = [c for n, c in self.categories.items() if not keyword or n == keyword]
-            return json_response({"config": {"categories": cats} if cats else {}})
+            # mirrors SABnzbd sabnzbd/config.py get_dconfig: no section, no answer; a full
+            # read goes through get_ordered_categories (get_categories); one keyword not
+            if not self.categories_section:
+                return json_response({"config": {}})
+            if keyword:
+                found = [c for n, c in self.categories.items() if n == keyword]
+                return json_response({"config": {"categories": found} if found else {}})
+            cats = list(self._get_categories().values())
+            return json_response({"config": {"categories": cats}})
+        if not section and self.categories_section:
+            self._get_categories()  # get_dconfig reads every section
         if section == "misc":
             if keyword:
                 if keyword not in self.misc:
@@ -195,6 +221,7 @@ class FakeSabnzbd(FakeApp):
         section, keyword = q.get("section"), (q.get("keyword") or q.get("name") or "")
         if section == "categories" and keyword:
             name = keyword.lower()
+            self.categories_section = True
             entry = self.categories.setdefault(name, self._category(name, ""))
             for field in ("order", "pp", "script", "dir", "priority"):
                 if field in q:
@@ -210,6 +237,10 @@ class FakeSabnzbd(FakeApp):
             return json_response({"status": False, "error": "not implemented"})
         self.categories.pop(q.get("keyword") or "", None)
         return json_response({"status": True})
+
+    def _mode_get_cats(self, q: dict[str, str]) -> Response:
+        # mirrors SABnzbd sabnzbd/api.py _api_get_cats -> list_cats -> get_categories
+        return json_response({"categories": list(self._get_categories())})
 
     def _mode_pause(self, q: dict[str, str]) -> Response:
         self.paused = True

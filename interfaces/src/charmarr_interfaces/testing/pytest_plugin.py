@@ -226,21 +226,42 @@ def ungranted():
         yield _Adder()
 
 
-def require_binary(name: str, apt_install: str) -> str:
-    """The path of a daemon for the real-workload tests, or skip with the apt command.
+DAEMONS_HINT = (
+    "run tools/workload-daemons.sh (Debian bookworm, as root) and export "
+    "CHARMARR_QBITTORRENT_NOX=$PWD/build/bin/qbittorrent-nox CHARMARR_SABNZBD=/usr/bin/sabnzbdplus"
+)
 
-    With ``CHARMARR_REQUIRE_WORKLOADS=1`` (CI) a missing daemon fails instead of skipping.
+
+def require_daemon(env: str, name: str) -> str:
+    """The daemon a real-workload test runs: ``$<env>`` if set, else ``name`` on PATH.
+
+    Skips with the install command when neither is there; with
+    ``CHARMARR_REQUIRE_WORKLOADS=1`` (CI) it fails instead.
     """
     import os
     import shutil
 
-    path = shutil.which(name)
+    chosen = os.environ.get(env)
+    path = shutil.which(chosen or name)
     if path:
         return path
-    message = f"{name} is not installed: {apt_install}"
+    where = f"{env}={chosen}" if chosen else f"{name} (on PATH; or set {env})"
+    message = f"{where} is not runnable: {DAEMONS_HINT}"
     if os.environ.get("CHARMARR_REQUIRE_WORKLOADS") == "1":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def require_version(name: str, version: tuple[int, ...], minimum: tuple[int, ...]) -> None:
+    """In CI, fail unless the daemon is at least the image's release line.
+
+    Outside CI an older daemon (Debian bookworm's) still runs the tests.
+    """
+    import os
+
+    if version < minimum and os.environ.get("CHARMARR_REQUIRE_WORKLOADS") == "1":
+        wanted = ".".join(map(str, minimum))
+        pytest.fail(f"{name} {'.'.join(map(str, version))} is older than the image's {wanted}")
 
 
 SECRET_MANAGEMENT_TOOLS = frozenset(

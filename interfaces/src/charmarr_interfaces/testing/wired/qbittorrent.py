@@ -81,6 +81,7 @@ def wired_state(network: Any, *, leader: bool = True) -> tuple[testing.State, Fa
         public_ip="203.0.113.7",
     )
     fake.preferences.update(desired.proxied_preferences((4, 5, 2), gateway))
+    fake.preferences.update(desired.download_changes({}))  # the charm's, already applied
     network.add("localhost:8080", fake)
 
     config_dir = Path(tempfile.mkdtemp(prefix="charmarr-qbittorrent-"))

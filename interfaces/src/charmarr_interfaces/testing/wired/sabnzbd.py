@@ -60,6 +60,7 @@ def container(
             else {}
         ),
         mounts={"config": testing.Mount(location="/config", source=config_dir)},
+        execs={testing.Exec(["chown"])},  # the charm owns /config before the first start
     )
 
 
