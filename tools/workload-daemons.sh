@@ -8,9 +8,10 @@
 # - SABnzbd 4.5.x: Debian's sabnzbdplus from bookworm-backports (contrib; unrar is in
 #   non-free), installed on this machine.
 # - qBittorrent 5.1.x: Debian trixie's qbittorrent-nox needs trixie's libraries, so it is
-#   installed in a minimal trixie root under build/ (git-ignored; about 430 MB, kept and
-#   reused on the next run) and run from here through that root's own dynamic loader by
-#   the wrapper build/bin/qbittorrent-nox. Nothing of trixie touches the host's system.
+#   installed in a minimal trixie root in the machine's cache ($CHARMARR_CACHE, by default
+#   /var/cache/charmarr; about 430 MB, kept and reused by every checkout, CI's fresh clones
+#   included) and run from the checkout through that root's own dynamic loader by the
+#   wrapper build/bin/qbittorrent-nox. Nothing of trixie touches the host's system.
 #
 # The images carry qBittorrent 5.1.2 and SABnzbd 4.5.1; 5.1.0 and 4.5.0 differ from them
 # in nothing the charms use. Prints the versions it installed.
@@ -21,7 +22,8 @@ export DEBIAN_FRONTEND=noninteractive
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 BUILD="$PWD/build"
-ROOT="$BUILD/trixie-root"
+CACHE="${CHARMARR_CACHE:-/var/cache/charmarr}"
+ROOT="$CACHE/trixie-root"
 WRAPPER="$BUILD/bin/qbittorrent-nox"
 MIRROR="${CHARMARR_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
@@ -62,7 +64,7 @@ build_trixie_root() {
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq debootstrap >/dev/null
   }
-  mkdir -p "$BUILD"
+  $SUDO mkdir -p "$CACHE"
   # Build next to the cache and move it in place only when complete, so an interrupted
   # run never leaves a root that looks usable.
   $SUDO rm -rf "$ROOT.tmp"
