@@ -13,8 +13,8 @@ granted later is picked up), when the workload does not look alive, and at least
 :data:`FULL_EVERY` update-status hooks (about hourly) to repair drift, e.g. an entry
 someone deleted by hand in an app's UI. The memory is the unit's local state (free of hook
 tools); a restarted pod starts with none, so its first update-status is a full one.
-Only the leader skips: other units of the app follow a rotation of the app's own
-secrets by reading them (owners get no secret-changed), so they always reconcile.
+Only the leader skips: other units stand by (:mod:`.standby`), which costs less than a
+liveness check, and read the app's own secrets to follow its rotations.
 """
 
 from __future__ import annotations
@@ -57,8 +57,7 @@ class Convergence(ops.Object):
             isinstance(event, ops.UpdateStatusEvent)
             and bool(self._stored.converged)
             and self._stored.skipped < FULL_EVERY - 1
-            # Owners get no secret-changed: a non-leader learns of the leader's rotation
-            # only by reading the secret, so it reconciles fully every time.
+            # A standby (not the leader) reconciles: cheaper than a liveness check (.standby).
             and self.model.unit.is_leader()
         )
 
