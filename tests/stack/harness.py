@@ -22,10 +22,15 @@ charms depend on:
   is empty, bounded in count and time; :meth:`Stack.converge` adds ``update-status``
   rounds until a round changes nothing (statuses, databags, secrets, workload writes).
 - **workloads**: the in-process fakes, one per unit, on one :class:`StackNetwork`. Each
-  answers at ``localhost:<port>`` to its own unit's hooks only (inside the pod) and at
-  the in-cluster service address (``radarr.media.svc.cluster.local:7878``) to everyone.
-  A fake answers only while its Pebble service runs; a (re)start makes it load what the
-  charm wrote (qBittorrent's conf, SABnzbd's ini), as the real daemon does.
+  answers at ``localhost:<port>`` to its own unit's hooks only (inside the pod). The
+  in-cluster service address (``radarr.media.svc.cluster.local:7878``) is the app's
+  Kubernetes Service (:class:`ServiceRouter`): it sends each request to a ready pod in
+  turn, a pod being ready when its containers' Pebble ready checks pass
+  (:func:`unit_ready`). A fake answers only while its Pebble service runs; a (re)start
+  makes it load what the charm wrote (qBittorrent's conf, SABnzbd's ini), as the real
+  daemon does.
+- **units**: ``add_unit`` joins a non-leader to every relation; ``remove_unit`` takes a
+  unit away (``relation-departed`` on the related units, a new leader elected).
 
 Every hook also runs under checks that hold for the whole run: no secret value (of any
 revision of any secret, owned, consumed or user) in any databag or status, and no
