@@ -181,18 +181,26 @@ def test_no_pebble_yet_is_waiting(ctx, fake_network):
     assert out.unit_status == ops.WaitingStatus(f"waiting for Pebble in {APP.name}")
 
 
-def test_non_leader_waits_for_the_leader_to_create_the_key(ctx, fake_network):
+def test_a_fresh_non_leader_stands_by_without_a_key(ctx, fake_network):
     state, _ = servarr_state(APP, fake_network, deployed=False, leader=False)
     with pebble_calls() as calls:
         out = ctx.run(ctx.on.start(), state)
-    assert out.unit_status == ops.WaitingStatus(f"waiting for the leader to create {LABEL}")
-    assert not [c for c in calls if c in PEBBLE_WRITES]
+    assert out.unit_status == ops.BlockedStatus(
+        f"{NAME} runs on one unit only; this one stands by, stopped: "
+        f"juju scale-application {NAME} 1"
+    )
+    # Only the standby's checks: no config.xml, no service, no start.
+    assert [c for c in calls if c in PEBBLE_WRITES] == ["add_layer"]
+    assert APP.name not in next(iter(out.containers)).plan.services
     assert not [s for s in out.secrets if s.label == LABEL]
 
 
-def test_non_leader_follows_the_leaders_new_key(ctx, fake_network):
+def test_a_standby_elected_leader_runs_on_the_latest_key(ctx, fake_network):
+    """A standby follows the leader's rotations by reading the secret, and applies the
+    latest key to its own workload once it is elected, not before."""
     state, fake = servarr_state(APP, fake_network, leader=False)
     old = _owned(state).latest_content["api-key"]
+    before = _config_text(state)
     rotated = testing.Secret(
         {"api-key": old},
         latest_content={"api-key": "a" * 32},
@@ -204,9 +212,15 @@ def test_non_leader_follows_the_leaders_new_key(ctx, fake_network):
     state = dataclasses.replace(state, secrets=[rotated])
     with pebble_calls() as calls:
         out = ctx.run(ctx.on.update_status(), state)
+    assert _config_text(out) == before and "restart" not in calls
+
+    out = ctx.run(ctx.on.leader_elected(), dataclasses.replace(out, leader=True))
+
     assert "<ApiKey>" + "a" * 32 + "</ApiKey>" in _config_text(out)
-    assert "restart" in calls
     assert fake.accepted("a" * 32)
+    assert out.get_container(APP.name).service_statuses[APP.name] == (
+        ops.pebble.ServiceStatus.ACTIVE
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -665,14 +679,15 @@ def test_layer_matches_the_shared_definition(ctx, fake_network):
     assert PROWLARR.port == 9696  # the indexer this app checks lives there
 
 
-def test_non_leader_configures_its_own_workload_but_publishes_nothing(ctx, fake_network):
+def test_non_leader_stands_by_and_wires_nothing(ctx, fake_network):
     state, fake = _world(fake_network, leader=False)
+    writes = len(fake.writes)
     out = ctx.run(ctx.on.update_status(), state)
-    assert set(fake.named("downloadclient")) == {"qbittorrent (juju)", "sabnzbd (juju)"}
-    assert set(fake.named("notification")) == {"plex (juju)"}
+    assert fake.writes[writes:] == [], "download clients and Plex are the leader's to wire"
     assert all(not r.local_app_data for r in out.relations)
     assert _owned(out).remote_grants == {}
-    assert out.unit_status.message.startswith("registered with prowlarr")
+    assert out.unit_status.name == "blocked"
+    assert f"juju scale-application {NAME} 1" in out.unit_status.message
 
 
 def test_media_volume_is_mounted_at_data_and_a_missing_pvc_blocks(ctx, fake_network):

@@ -2,12 +2,15 @@
 
 update-status runs every five minutes for ever on every unit, each hook-tool call is a
 process and a round trip to the Juju agent, and each Pebble write can restart the
-workload. Times and sizes are reported by ``tox -e bench``, not asserted here.
+workload. Times and sizes are reported by ``tox -e bench``, not asserted here. A standby
+(a unit that is not the leader) is held to a budget of its own: it only keeps its
+workload stopped.
 """
 
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from charmarr_interfaces.testing.charms import charm_dirs
 from charmarr_interfaces.testing.cost import measure
@@ -45,3 +48,42 @@ def test_no_workload_write(cost):
 
 def test_no_relation_write(cost):
     assert "relation-set" not in cost.hook_tools
+
+
+# ---------------------------------------------------------------------------------------------
+# A standby (non-leader) unit: its update-status keeps the workload stopped, and no more
+# ---------------------------------------------------------------------------------------------
+
+MAX_STANDBY_PEBBLE_CALLS_PER_CONTAINER = 2
+"""The plan and the services of each workload container."""
+
+
+@pytest.fixture(scope="module", params=sorted(charm_dirs()))
+def standby_cost(request):
+    return request.param, measure(request.param, "update-status", leader=False)
+
+
+def test_standby_says_how_to_scale_back(standby_cost):
+    _, cost = standby_cost
+    assert cost.status.startswith("blocked: "), cost.status
+    assert "juju scale-application " in cost.status, cost.status
+
+
+def test_standby_hook_tools_within_budget(standby_cost):
+    _, cost = standby_cost
+    assert cost.hook_tool_total <= MAX_HOOK_TOOLS, cost.hook_tools
+    # Each app secret read with refresh, to track its latest revision: ops resolves the
+    # label with one secret-get and refreshes with a second.
+    assert cost.hook_tools.get("secret-get", 0) <= 2 * cost.secrets_in_state, cost.hook_tools
+    assert not set(cost.hook_tools) & {"secret-add", "secret-set", "secret-grant", "secret-remove"}
+    assert not set(cost.hook_tools) & {"relation-set", "open-port", "close-port"}
+
+
+def test_standby_pebble_read_only_and_no_workload_call(standby_cost):
+    charm, cost = standby_cost
+    containers = len(
+        yaml.safe_load((charm_dirs()[charm] / "charmcraft.yaml").read_text())["containers"]
+    )
+    assert len(cost.pebble_reads) <= MAX_STANDBY_PEBBLE_CALLS_PER_CONTAINER * containers
+    assert cost.pebble_writes == []
+    assert cost.http_requests == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import jubilant
 import pytest
@@ -12,6 +13,7 @@ from stack_helpers import (
     TIMEOUT,
     create_plex_libraries,
     http_from_unit,
+    kubectl,
     secret_content,
     secret_revision,
     vpn_available,
@@ -108,4 +110,37 @@ def test_removing_a_relation_cleans_up(stack: jubilant.Juju):
     clients = _arr_get(stack, "radarr", "/api/v3/downloadclient")
     assert "sabnzbd (juju)" not in {c["name"] for c in clients}
     stack.integrate("sabnzbd:download-client", "radarr:download-client")
+    _settled(stack)
+
+
+def _pod_ready(juju: jubilant.Juju, pod: str) -> str:
+    jsonpath = '{.status.conditions[?(@.type=="Ready")].status}'
+    namespace = str(juju.model).split(":")[-1]  # Juju names the namespace after the model
+    return kubectl("-n", namespace, "get", "pod", pod, "-o", f"jsonpath={jsonpath}")
+
+
+def test_a_second_unit_stands_by_and_scaling_back_keeps_the_first(stack: jubilant.Juju):
+    """Only the leader runs Radarr: the second unit is Blocked with the command that scales
+    back, and its pod is not ready, so the Service sends it nothing."""
+    stack.cli("scale-application", "radarr", "2")
+    stack.wait(
+        lambda s: (
+            "radarr/1" in s.apps["radarr"].units
+            and s.apps["radarr"].units["radarr/1"].workload_status.current == "blocked"
+        ),
+        timeout=TIMEOUT,
+    )
+    message = stack.status().apps["radarr"].units["radarr/1"].workload_status.message
+    assert message.endswith("juju scale-application radarr 1")
+    radarr_settles_in = _expected()["radarr"][0]  # active, or waiting for an unclaimed Plex
+    assert stack.status().apps["radarr"].units["radarr/0"].workload_status.current == (
+        radarr_settles_in
+    )
+    deadline = time.monotonic() + 180
+    while _pod_ready(stack, "radarr-1") != "False" and time.monotonic() < deadline:
+        time.sleep(5)
+    assert _pod_ready(stack, "radarr-1") == "False", "the standby's pod is in the Service"
+
+    stack.cli("scale-application", "radarr", "1")
+    stack.wait(lambda s: set(s.apps["radarr"].units) == {"radarr/0"}, timeout=TIMEOUT)
     _settled(stack)

@@ -11,8 +11,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harness import GLUETUN_AUTH, MODEL_NAME, SecretRecord, Stack, Unit, charm_options
+from harness import (
+    GLUETUN_AUTH,
+    MODEL_NAME,
+    SecretRecord,
+    Stack,
+    Unit,
+    charm_options,
+    unit_ready,
+)
 
+from charmarr_interfaces import standby
 from charmarr_interfaces.cleanup import managed_name
 from charmarr_interfaces.http import HttpClient
 from charmarr_interfaces.servarr import MEDIA_MANAGERS, RADARR, SONARR, field_values
@@ -199,12 +208,40 @@ def probe_control_key(key: str) -> bool:
 
 
 def all_active(stack: Stack) -> dict[str, str]:
-    """Units that are not Active, with their status (empty when all are)."""
+    """Units that are not Active, with their status (empty when all are).
+
+    A non-leader that stands by as it should (Blocked, naming the command that scales
+    back) is left out: see :func:`standbys`.
+    """
     return {
         unit: status
         for unit, status in stack.statuses().items()
-        if not status.startswith("active")
+        if not status.startswith("active") and unit not in standbys(stack)
     }
+
+
+def standbys(stack: Stack) -> set[str]:
+    """Non-leader units that stand by as they should: status, workloads stopped, not ready."""
+    found = set()
+    for app in stack.apps.values():
+        for unit in app.units:
+            if unit.leader:
+                continue
+            if stack.statuses()[unit.name] != f"blocked: {standby.message(app.name)}":
+                continue
+            if any(w.running for w in unit.workloads.values()) or unit_ready(unit):
+                continue
+            found.add(unit.name)
+    return found
+
+
+def active_units(stack: Stack, app: str) -> list[str]:
+    """The units of ``app`` whose workload runs and whose pod is ready (in the Service)."""
+    return [
+        u.name
+        for u in stack.app(app).units
+        if any(w.running for w in u.workloads.values()) and unit_ready(u)
+    ]
 
 
 def control_secrets(stack: Stack) -> dict[int, SecretRecord]:

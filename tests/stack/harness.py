@@ -22,10 +22,15 @@ charms depend on:
   is empty, bounded in count and time; :meth:`Stack.converge` adds ``update-status``
   rounds until a round changes nothing (statuses, databags, secrets, workload writes).
 - **workloads**: the in-process fakes, one per unit, on one :class:`StackNetwork`. Each
-  answers at ``localhost:<port>`` to its own unit's hooks only (inside the pod) and at
-  the in-cluster service address (``radarr.media.svc.cluster.local:7878``) to everyone.
-  A fake answers only while its Pebble service runs; a (re)start makes it load what the
-  charm wrote (qBittorrent's conf, SABnzbd's ini), as the real daemon does.
+  answers at ``localhost:<port>`` to its own unit's hooks only (inside the pod). The
+  in-cluster service address (``radarr.media.svc.cluster.local:7878``) is the app's
+  Kubernetes Service (:class:`ServiceRouter`): it sends each request to a ready pod in
+  turn, a pod being ready when its containers' Pebble ready checks pass
+  (:func:`unit_ready`). A fake answers only while its Pebble service runs; a (re)start
+  makes it load what the charm wrote (qBittorrent's conf, SABnzbd's ini), as the real
+  daemon does.
+- **units**: ``add_unit`` joins a non-leader to every relation; ``remove_unit`` takes a
+  unit away (``relation-departed`` on the related units, a new leader elected).
 
 Every hook also runs under checks that hold for the whole run: no secret value (of any
 revision of any secret, owned, consumed or user) in any databag or status, and no
@@ -145,6 +150,66 @@ class StackNetwork(FakeNetwork):
                 raise ConnectionRefusedError(f"nothing serves localhost:{port} in this pod")
             return app(request)
         return super().__call__(request, timeout)
+
+
+def _check_port(check: Any) -> int | None:
+    """The port a Pebble check asks on localhost (HTTP or TCP), if any."""
+    if check.http and check.http.get("url"):
+        return urlsplit(str(check.http["url"])).port or 80
+    if check.tcp and check.tcp.get("port"):
+        return int(check.tcp["port"])
+    return None
+
+
+def unit_ready(unit: Unit) -> bool:
+    """Whether Kubernetes counts the unit's pod ready: every container passes Juju's probe.
+
+    Juju's readiness probe asks each container's Pebble ``/v1/health?level=ready``
+    (juju caas/kubernetes/provider/application), which fails while a check of level
+    ready or alive is down (pebble internals/daemon/api_health.go); a container with no
+    check passes. A check here is up while what it asks answers: the workload on its port
+    in this pod, else its own container's services.
+    """
+    for container in unit.state.containers:
+        plan = container.plan
+        mine = [w for (box, _), w in unit.workloads.items() if box == container.name]
+        for check in plan.checks.values():
+            if str(getattr(check.level, "value", check.level)) not in ("ready", "alive"):
+                continue
+            port = _check_port(check)
+            target = unit.ports.get(port) if port is not None else None
+            if target is not None and target.unit == unit.name:
+                up = target.running
+            else:
+                up = bool(mine) and all(w.running for w in mine)
+            if not up:
+                return False
+    return True
+
+
+class ServiceRouter:
+    """The application's Kubernetes Service on one port: it sends each connection to one
+    ready pod, in turn (kube-proxy picks among the ready endpoints; in turn keeps the test
+    deterministic), and refuses it when no pod is ready."""
+
+    def __init__(self, app: App, port: int):
+        self.app = app
+        self.port = port
+        self.turn = 0
+
+    def endpoints(self) -> list[Workload]:
+        """The workloads behind the Service: each ready unit's on this port."""
+        return [
+            u.ports[self.port] for u in self.app.units if self.port in u.ports and unit_ready(u)
+        ]
+
+    def __call__(self, request: Request) -> Response:
+        ready = self.endpoints()
+        if not ready:
+            raise ConnectionRefusedError(f"{self.app.name}:{self.port}: no ready endpoint")
+        workload = ready[self.turn % len(ready)]
+        self.turn += 1
+        return workload(request)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -634,9 +699,10 @@ class Stack:
         unit = Unit(app, number, ctx, state, leader, kit.workloads, kit.ports, kit.dirs, kit.fake)
         app.units.append(unit)
         self.network.local[unit_name] = dict(kit.ports)
-        if number == 0:
-            for port, workload in kit.ports.items():
-                self.network.add(f"{app.name}.{MODEL_NAME}.svc.cluster.local:{port}", workload)
+        for port in kit.ports:
+            address = f"{app.name}.{MODEL_NAME}.svc.cluster.local:{port}"
+            if address not in self.network.apps:
+                self.network.add(address, ServiceRouter(app, port))
         for storage in storages:
             self._queue(unit_name, "storage-attached", storage.name)
         self._queue(unit_name, "install")
@@ -663,6 +729,29 @@ class Stack:
                 self._queue(remote.name, "relation-joined", rel.id, unit.number)
                 self._queue(remote.name, "relation-changed", rel.id, unit.number)
         return unit
+
+    def remove_unit(self, name: str) -> None:
+        """The unit goes (``juju scale-application`` down, or its pod lost for good).
+
+        Its workloads stop and its pod leaves the network; every unit of a related app gets
+        ``relation-departed``. If it was the leader, Juju elects another unit, which gets
+        ``leader-elected``. The departing unit's own teardown hooks are not played.
+        """
+        unit = self.unit(name)
+        app = unit.app
+        for workload in unit.workloads.values():
+            workload.stop()
+        app.units.remove(unit)
+        self.network.local.pop(name, None)
+        self.queue = deque(entry for entry in self.queue if entry[0] != name)
+        for rel in self.relations.values():
+            if app.name not in rel.ends or rel.dying:
+                continue
+            rel.unit_data.pop(name, None)
+            for remote in self.apps[rel.other(app.name)].units:
+                self._queue(remote.name, "relation-departed", rel.id, unit.number)
+        if unit.leader and app.units:
+            self.elect(app.name, app.units[0].number)
 
     def deploy_bundle(
         self,

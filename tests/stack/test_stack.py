@@ -112,8 +112,10 @@ def rotate(stack: Stack, owner: str, how: str) -> None:
             mine = [h for h in stack.hooks_since(mark) if h.unit == hook.unit]
             if mine[0].kind != "secret-changed" or mine[0].args[0] != record.id:
                 problems.append(f"{hook.unit}: first hook after the rotation was {mine[0].kind}")
-            elif hook is mine[0] and not expect.holds(
-                stack, hook.app, owner, record.content, [hook]
+            elif (
+                hook is mine[0]
+                and stack.unit(hook.unit).leader  # a standby's workload uses nothing
+                and not expect.holds(stack, hook.app, owner, record.content, [hook])
             ):
                 problems.append(f"{hook.unit} did not use the new credential in secret-changed")
 
@@ -227,11 +229,12 @@ def test_rotating_each_generator_converges_everywhere(deployed: Stack, how: str)
 
 
 @pytest.mark.parametrize("how", ["action", "schedule"])
-def test_every_unit_of_a_scaled_generator_runs_on_the_published_credential(
+def test_a_scaled_generator_publishes_only_what_its_one_workload_accepted(
     deployed: Stack, how: str
 ):
-    """Two units of each generator: after a rotation, both workloads hold the revision the
-    leader published (the follower learns of it from its secret-changed)."""
+    """Two units of each generator: a rotation is applied to, and confirmed by, the
+    leader's workload alone (the other unit's stays stopped, outside the Service); once
+    elected, that unit runs on the revision the leader published."""
     stack = deployed
     for owner in expect.GENERATORS:
         stack.add_unit(owner)
@@ -240,9 +243,30 @@ def test_every_unit_of_a_scaled_generator_runs_on_the_published_credential(
         rotate(stack, owner, how)
         stack.converge()
         published = stack.owned(owner, label).content
+        leader = stack.app(owner).leader
+        assert expect.owner_accepts(stack, owner, published, leader), leader.name
+        assert expect.active_units(stack, owner) == [leader.name]
         for unit in stack.app(owner).units:
-            assert expect.owner_accepts(stack, owner, published, unit), unit.name
+            if unit is not leader:
+                assert all(w.boots == 0 for w in unit.workloads.values()), unit.name
     assert expect.all_active(stack) == {}
+    assert expect.standbys(stack) == {f"{owner}/1" for owner in expect.GENERATORS}
+
+    for owner in expect.GENERATORS:
+        stack.remove_unit(f"{owner}/0")
+    stack.converge()
+    # Each new leader started from its own volume: the operator adds Prowlarr's indexers
+    # again and syncs them (Settings, Apps, Sync App Indexers), as the guide says.
+    harness.set_up_apps(stack)
+    stack.app("prowlarr").fake.sync(None)
+    stack.converge()
+    for owner, label in expect.GENERATORS.items():
+        published = stack.owned(owner, label).content
+        assert stack.app(owner).leader.name == f"{owner}/1"
+        assert expect.owner_accepts(stack, owner, published), f"{owner}: the new leader's"
+        assert expect.active_units(stack, owner) == [f"{owner}/1"]
+    assert expect.all_active(stack) == {}
+    expect.check_delivered(stack)
 
 
 @contextmanager
@@ -270,7 +294,8 @@ def test_an_interrupted_rotation_never_leaves_a_credential_no_secret_holds(
 ):
     """For every generator: a fault between the workload's change and the new revision ends
     without a hook error, and the workload runs on the revision Juju publishes: the old one
-    (restored) when Juju refused it, the new one when only Pebble went away."""
+    (restored) when Juju refused it, the new one when only Pebble went away; a unit that
+    lost leadership stops its workload until it leads again."""
     stack = deployed
     for owner, label in expect.GENERATORS.items():
         record = stack.owned(owner, label)
@@ -284,9 +309,14 @@ def test_an_interrupted_rotation_never_leaves_a_credential_no_secret_holds(
         else:
             assert outcome.failure is not None and "rotation failed" in outcome.failure, owner
             assert record.latest == old_revision and record.content == old, owner
-        assert expect.owner_accepts(stack, owner, record.content), (
-            f"{owner} ({fault}): the workload runs on a credential no secret holds"
-        )
+        if fault == "leadership lost":
+            # No longer the leader: the unit stands by, its workload stopped, until it is
+            # elected again (here: its next hook), when it starts on the published one.
+            assert expect.active_units(stack, owner) == [], f"{owner}: still running"
+        else:
+            assert expect.owner_accepts(stack, owner, record.content), (
+                f"{owner} ({fault}): the workload runs on a credential no secret holds"
+            )
         stack.converge()
         assert expect.owner_accepts(stack, owner, record.content), owner
     assert expect.all_active(stack) == {}
@@ -606,6 +636,50 @@ def test_removing_each_relation_cleans_up_only_what_it_made(deployed: Stack):
 # ---------------------------------------------------------------------------------------------
 
 
+def test_scaling_every_app_to_two_units_and_back(deployed: Stack):
+    """``juju scale-application <app> 2`` for all seven: one workload per app runs and is
+    ready (the Service reaches it alone), every other unit says how to scale back, and
+    removing the leader promotes the other unit to a running, Active workload."""
+    stack = deployed
+    apps = sorted(stack.apps)
+    for app in apps:
+        stack.add_unit(app)
+    stack.converge()
+
+    for app in apps:
+        leader = stack.app(app).leader
+        assert expect.active_units(stack, app) == [leader.name], f"{app}: one workload"
+        follower = stack.unit(f"{app}/1")
+        assert stack.statuses()[follower.name] == (
+            f"blocked: {app} runs on one unit only; this one stands by, stopped: "
+            f"juju scale-application {app} 1"
+        )
+        assert all(w.boots == 0 for w in follower.workloads.values()), follower.name
+        if follower.fake is not None and hasattr(follower.fake, "writes"):
+            assert harness._writes(follower.fake) == [], f"{follower.name} was wired"
+    assert expect.all_active(stack) == {}
+    expect.check_delivered(stack)  # the wiring, reached through each Service: the leaders'
+    assert stack.violations == [], "a non-leader managed a secret or wrote an app databag"
+
+    for app in apps:
+        stack.remove_unit(f"{app}/0")
+    stack.converge()
+    # Each new leader started from its own volume. Plex is a new, unclaimed server: the
+    # operator gives it a fresh claim token. Then the first steps in the new apps again.
+    assert stack.statuses()["plex/1"].startswith("blocked: claim failed")
+    claim = stack.app("plex").config["claim-token-secret"]
+    stack.update_user_secret(claim, {"claim-token": stack.plex_tv.issue_claim_token()})
+    harness.set_up_apps(stack)
+    stack.app("prowlarr").fake.sync(None)
+    stack.converge()
+
+    for app in apps:
+        assert stack.app(app).leader.name == f"{app}/1"
+        assert expect.active_units(stack, app) == [f"{app}/1"], app
+    assert expect.all_active(stack) == {} and expect.standbys(stack) == set()
+    expect.check_delivered(stack)
+
+
 def test_leader_change_mid_way_still_converges(deployed: Stack):
     stack = deployed
     stack.add_unit("radarr")
@@ -613,7 +687,7 @@ def test_leader_change_mid_way_still_converges(deployed: Stack):
     assert expect.all_active(stack) == {}
     old, new = stack.app("radarr").unit(0), stack.app("radarr").unit(1)
     key = stack.owned("radarr", "radarr-api-key").content["api-key"]
-    assert new.fake.api_key == key, "the non-leader runs its workload with the app's key"
+    assert expect.active_units(stack, "radarr") == ["radarr/0"], "the non-leader stands by"
 
     # rotate-credentials on a non-leader fails, saying where to run it, and changes nothing.
     record = stack.owned("radarr", "radarr-api-key")
@@ -626,26 +700,29 @@ def test_leader_change_mid_way_still_converges(deployed: Stack):
     stack.converge()
     assert expect.all_active(stack) == {}
     assert stack.app("radarr").leader is new
+    # The new leader runs Radarr with the app's key; the old one stopped at its next hook.
+    assert expect.active_units(stack, "radarr") == ["radarr/1"]
+    assert new.fake.api_key == key
+    assert stack.statuses()["radarr/0"].endswith("juju scale-application radarr 1")
     # The new leader takes the app's secret over: no second key, no new revision.
     assert stack.owned_labels("radarr") == {"radarr-api-key"}
     assert stack.owned("radarr", "radarr-api-key") is record and record.latest == before
 
-    # A rotation by the new leader: Prowlarr follows in one secret-changed, the old
-    # leader's own workload follows at its next hook.
+    # A rotation by the new leader: Prowlarr follows in one secret-changed; the old
+    # leader's workload stays stopped.
     rotate(stack, "radarr", "action")
     stack.converge()
     new_key = stack.owned("radarr", "radarr-api-key").content["api-key"]
-    assert new_key != key
-    assert new.fake.api_key == new_key and old.fake.api_key == new_key
+    assert new_key != key and new.fake.api_key == new_key
+    assert not old.workloads["radarr", "radarr"].running
     # ... and on Juju's schedule, which reaches the leader wherever it is.
     rotate(stack, "radarr", "schedule")
 
-    # A relation removal: both units drop the download client, qBittorrent its category.
+    # A relation removal: the leader drops the download client, qBittorrent its category.
     stack.remove_relation(stack.relation("qbittorrent", "radarr"))
     stack.converge()
-    for unit in (old, new):
-        assert managed_name("qbittorrent") not in unit.fake.named("downloadclient"), unit.name
-        assert managed_name("sabnzbd") in unit.fake.named("downloadclient"), unit.name
+    assert managed_name("qbittorrent") not in new.fake.named("downloadclient")
+    assert managed_name("sabnzbd") in new.fake.named("downloadclient")
     assert "radarr" not in stack.app("qbittorrent").fake.categories
     assert expect.all_active(stack) == {}
 

@@ -5,7 +5,9 @@ Each charm is discovered from the tree and driven through its wired state
 no change here; a charm without a wired state fails ``test_every_charm_has_a_wired_state``.
 
 - non-leader: every event a charm can receive runs on a non-leader unit without an
-  uncaught error and without a single secret-management hook-tool call;
+  uncaught error and without a single secret-management hook-tool call; a non-leader
+  stands by (workload stopped and off at boot, its ready checks failing at once, a status
+  that names ``juju scale-application <app> 1``), and starts its workload once elected;
 - adversarial relation data: for every endpoint, leader and non-leader,
   ``relation-changed`` then ``update-status`` with arbitrary remote databags ends in a
   status, never an uncaught error;
@@ -24,7 +26,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ops import testing
+from ops import pebble, testing
 
 from charmarr_interfaces.testing.charms import charm_dirs, context
 from charmarr_interfaces.testing.fakes import FakeNetwork
@@ -110,6 +112,39 @@ def test_non_leader_handles_every_event_without_managing_secrets(name, fake_netw
         assert management == [], f"{name} non-leader {label} called {management}"
         if out is not None:
             assert out.unit_status.name in SETTLED, f"{name} {label}: {out.unit_status}"
+
+
+@pytest.mark.parametrize("name", CHARMS)
+def test_a_non_leader_stands_by_until_it_is_elected(name, fake_network):
+    """One workload per app: a non-leader keeps its workload stopped (and off at boot), its
+    pod fails its readiness probe at the first check (the Service sends it nothing), its
+    status names the command that scales back, and it sends its workload nothing. Elected,
+    it runs the workload and ends Active."""
+    state, own = _wired(name, fake_network, leader=False)
+    ctx = context(name)
+    out = ctx.run(ctx.on.update_status(), ctx.run(ctx.on.config_changed(), state))
+
+    assert out.unit_status.name == "blocked", f"{name}: {out.unit_status}"
+    assert out.unit_status.message.endswith(" 1") and "juju scale-application " in (
+        out.unit_status.message
+    )
+    for container in out.containers:
+        plan = container.plan
+        assert plan.checks, f"{name} {container.name}: no check, so the pod stays ready"
+        for check in plan.checks.values():
+            assert (check.level, check.threshold) == (pebble.CheckLevel.READY, 1), check.name
+        for service, info in plan.services.items():
+            assert info.startup == "disabled", f"{name}: {service} would start on boot"
+        for service, status in container.service_statuses.items():
+            assert status != pebble.ServiceStatus.ACTIVE, f"{name}: {service} runs"
+    assert getattr(own, "requests", []) == [], f"{name}: a standby called its workload"
+
+    elected = ctx.run(ctx.on.leader_elected(), dataclasses.replace(out, leader=True))
+    elected = ctx.run(ctx.on.update_status(), elected)
+    assert elected.unit_status.name == "active", f"{name} elected: {elected.unit_status}"
+    for container in elected.containers:
+        for service, status in container.service_statuses.items():
+            assert status == pebble.ServiceStatus.ACTIVE, f"{name} elected: {service}"
 
 
 _JSON = st.recursive(

@@ -46,9 +46,11 @@ from _gluetun.workload import (
     socks5_config,
     socks5_layer,
     stamp,
+    standby_gluetun_layer,
 )
 from ops import pebble
 
+from charmarr_interfaces import standby
 from charmarr_interfaces.http import WorkloadHttpError, WorkloadUnreachableError
 from charmarr_interfaces.k8s import API_URL, KubernetesApi, PodPatch, PodPatcher
 from charmarr_interfaces.reconcile import observe_reconcile_events
@@ -153,6 +155,7 @@ class GluetunCharm(ops.CharmBase):
         self._restarted = False
         """Gluetun was (re)started in this hook (by reconcile or a rotation)."""
         # relation-created too: a new relation's control secret is made before it joins.
+        self._follower = standby.SecretFollower(self)
         observe_reconcile_events(self, self._on_event)
         framework.observe(self.on["vpn-gateway"].relation_created, self._on_event)
         framework.observe(self.on.secret_changed, self._on_event)
@@ -207,6 +210,19 @@ class GluetunCharm(ops.CharmBase):
         """Converge secrets, workload files, layers and relation data on the current state."""
         self._reconciled = True
         self._vpn = None
+        try:
+            # One tunnel per WireGuard key: a standby stops both and says how to scale back.
+            standby.hold(
+                self,
+                {GLUETUN: (GLUETUN, standby_gluetun_layer()), SOCKS5: (SOCKS5, socks5_layer())},
+                [self._proxy, *(self._control_secret(r.id) for r in self.vpn_gateway.relations)],
+            )
+        except CharmarrError as e:
+            self._problems = [e]
+            return
+        except _PEBBLE_ERRORS as e:
+            self._problems = [_waiting(GLUETUN, e)]
+            return
         self.unit.set_ports(CONTROL_PORT, HTTP_PROXY_PORT, SOCKS5_PORT)
         inputs = self._read_inputs()
         self._problems = inputs.problems

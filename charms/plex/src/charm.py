@@ -26,6 +26,7 @@ import ops
 from _plex import api, workload
 from _plex.preferences import MACHINE_ID, PROCESSED_ID, Preferences
 
+from charmarr_interfaces import standby
 from charmarr_interfaces.http import WorkloadUnreachableError
 from charmarr_interfaces.k8s import PodPatcher, ensure_media_volume
 from charmarr_interfaces.media_server import TOKEN, MediaServerProvider
@@ -82,6 +83,7 @@ class PlexCharm(ops.CharmBase):
             lambda: {TOKEN: self._server_token},
             description="Plex Media Server token (follows the token Plex holds)",
         )
+        self._follower = standby.SecretFollower(self)
         observe_reconcile_events(self, self._on_change)
         framework.observe(self.on.secret_changed, self._on_change)
         framework.observe(self.on.secret_remove, self._on_secret_remove)
@@ -114,7 +116,8 @@ class PlexCharm(ops.CharmBase):
         """Converge on the whole current state; record the resulting status."""
         media: ops.StatusBase = ops.ActiveStatus()
         try:
-            ensure_media_volume(self._pod, self, workload.CONTAINER)
+            if standby.is_active(self):
+                ensure_media_volume(self._pod, self, workload.CONTAINER)
         except CharmarrError as e:
             media = e.status
         self._converge_status()
@@ -135,6 +138,10 @@ class PlexCharm(ops.CharmBase):
             )
 
     def _converge(self) -> ops.StatusBase:
+        # Only the leader runs (and claims) Plex: a standby stops it, says how to scale back.
+        standby.hold(
+            self, {workload.CONTAINER: (workload.LAYER, workload.layer())}, [self.token_secret]
+        )
         self.unit.set_ports(api.PORT)
         container = self.unit.get_container(workload.CONTAINER)
         started = self._ensure_service(container)

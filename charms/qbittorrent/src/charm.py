@@ -42,7 +42,7 @@ from _qbittorrent.api import (
 from _qbittorrent.layer import CONFIG_DIR, GROUP_ID, PORT, SERVICE, USER_ID, pebble_layer
 from ops import pebble
 
-from charmarr_interfaces import workload
+from charmarr_interfaces import standby, workload
 from charmarr_interfaces.download_client import (
     DownloadClientProvider,
 )
@@ -119,6 +119,7 @@ class QBittorrentCharm(ops.CharmBase):
             self, container=CONTAINER, service=SERVICE, probe=lambda: login_page_answers(LOCAL_URL)
         )
 
+        self._follower = standby.SecretFollower(self)
         observe_reconcile_events(self, self._on_change)
         framework.observe(self.on.secret_changed, self._on_secret_changed)
         framework.observe(self.on.collect_unit_status, self._on_collect_unit_status)
@@ -166,6 +167,8 @@ class QBittorrentCharm(ops.CharmBase):
             report.problems.append(WaitingError("Pebble refused a request; retrying later"))
 
     def _converge(self, report: _Report) -> None:
+        # Only the leader runs qBittorrent: a standby stops it and says how to scale back.
+        standby.hold(self, {CONTAINER: (SERVICE, pebble_layer(True))}, [self._credentials])
         # Bad options are reported but never stop the VPN rule from being enforced.
         try:
             policy: ops.SecretRotate | None = parse_rotation_interval(

@@ -35,6 +35,7 @@ from _sabnzbd import (
 )
 from _sabnzbd.api import ApiKeyRefusedError, SabnzbdClient
 
+from charmarr_interfaces import standby
 from charmarr_interfaces.download_client import DownloadClientProvider
 from charmarr_interfaces.http import WorkloadUnreachableError
 from charmarr_interfaces.k8s import PodPatcher, ensure_media_volume
@@ -99,6 +100,7 @@ class SabnzbdCharm(ops.CharmBase):
         self._notes: list[str] = []
         self._reconciled = False
 
+        self._follower = standby.SecretFollower(self)
         observe_reconcile_events(self, self._on_event)
         framework.observe(self.on.secret_changed, self._on_secret_changed)
         framework.observe(self.on.collect_unit_status, self._on_collect_unit_status)
@@ -135,6 +137,15 @@ class SabnzbdCharm(ops.CharmBase):
         """Converge the workload and the relations to the whole current state."""
         self._reconciled = True
         self._problems, self._notes = [], []
+        try:
+            # Only the leader runs SABnzbd: a standby stops it and says how to scale back.
+            standby.hold(self, {CONTAINER: (SERVICE, layer())}, [self._secret])
+        except CharmarrError as e:
+            self._problems.append(e)
+            return
+        except ops.pebble.ConnectionError:
+            self._problems.append(WaitingError("waiting for the sabnzbd container"))
+            return
         self.unit.set_ports(PORT)
         try:
             policy = parse_rotation_interval(self.config.get(ROTATION_OPTION, "monthly"))

@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 import ops
 from ops import pebble
 
-from . import servarr
+from . import servarr, standby
 from .cleanup import managed_name
 from .download_client import CREDENTIAL_KEYS, DownloadClientRequirer
 from .http import WorkloadHttpError
@@ -250,6 +250,7 @@ class ArrCharm(ops.CharmBase):
         self.convergence = Convergence(
             self, container=self.servarr.name, service=self.servarr.name, probe=self._pings
         )
+        self._follower = standby.SecretFollower(self)
         observe_reconcile_events(self, self._on_event)
         framework.observe(self.on.secret_changed, self._on_secret_changed)
         framework.observe(self.on.collect_unit_status, self._on_collect_status)
@@ -305,6 +306,9 @@ class ArrCharm(ops.CharmBase):
             )
 
     def _reconcile(self) -> None:
+        # Only the leader runs the app: a standby stops it and says how to scale back.
+        name = self.servarr.name
+        standby.hold(self, {name: (name, pebble_layer(self.servarr))}, [self.key_secret])
         policy: ops.SecretRotate | None = None
         try:
             policy = parse_rotation_interval(self.config.get(ROTATION_OPTION, "monthly"))

@@ -13,9 +13,8 @@ granted later is picked up), when the workload does not look alive, and at least
 :data:`FULL_EVERY` update-status hooks (about hourly) to repair drift, e.g. an entry
 someone deleted by hand in an app's UI. The memory is the unit's local state (free of hook
 tools); a restarted pod starts with none, so its first update-status is a full one.
-Only the leader skips: other units of the app follow a rotation of the app's own secrets
-by reading them with refresh on every reconcile (Juju also sends them secret-changed, but
-a follower that missed one must not keep a revision nobody publishes).
+Only the leader skips: other units stand by (:mod:`.standby`), which costs less than a
+liveness check, and read the app's own secrets to follow its rotations.
 """
 
 from __future__ import annotations
@@ -58,8 +57,7 @@ class Convergence(ops.Object):
             isinstance(event, ops.UpdateStatusEvent)
             and bool(self._stored.converged)
             and self._stored.skipped < FULL_EVERY - 1
-            # A follower reads the app's own secrets with refresh on every reconcile, so a
-            # rotation it missed the secret-changed of still reaches its workload.
+            # A standby (not the leader) reconciles: cheaper than a liveness check (.standby).
             and self.model.unit.is_leader()
         )
 

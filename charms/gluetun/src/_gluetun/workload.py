@@ -282,14 +282,19 @@ def gluetun_layer(
                 "environment": env,
             }
         },
-        "checks": {
-            "gluetun-control": {
-                "override": "replace",
-                "level": "ready",
-                "tcp": {"port": CONTROL_PORT},
-            }
-        },
+        "checks": dict(GLUETUN_CHECKS),
     }
+
+
+GLUETUN_CHECKS: Mapping[str, pebble.CheckDict] = {
+    "gluetun-control": {"override": "replace", "level": "ready", "tcp": {"port": CONTROL_PORT}}
+}
+"""Gluetun is ready when its control server answers."""
+
+
+def standby_gluetun_layer() -> pebble.LayerDict:
+    """What a standby needs of Gluetun's layer: the service's name and the checks."""
+    return {"services": {GLUETUN: {"override": "merge"}}, "checks": dict(GLUETUN_CHECKS)}
 
 
 def socks5_config(proxy: Mapping[str, str]) -> str:

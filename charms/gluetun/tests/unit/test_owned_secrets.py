@@ -7,8 +7,9 @@ import json
 
 import ops
 import pytest
-from ops import testing
+from ops import pebble, testing
 
+from charmarr_interfaces import standby
 from charmarr_interfaces.http import HttpClient, WorkloadHttpError
 from charmarr_interfaces.testing import builders
 from charmarr_interfaces.vpn_gateway import VpnGatewayProviderData
@@ -253,7 +254,7 @@ def test_cleanup_needs_no_relation_broken_event(gw):
     assert set(gw.roles()) == {"charm"}
 
 
-def test_non_leader_drops_the_role_but_never_touches_secrets(gw, hook_tools):
+def test_a_former_leader_stops_both_workloads_but_never_touches_secrets(gw, hook_tools):
     relation = builders.vpn_gateway_from_requirer(relation_id=5).relation
     out = gw.ctx.run(gw.ctx.on.config_changed(), gw.state(relations=[relation]))
     follower = dataclasses.replace(out, leader=False, relations=[])
@@ -263,7 +264,9 @@ def test_non_leader_drops_the_role_but_never_touches_secrets(gw, hook_tools):
 
     assert hook_tools.management == []
     assert gw.owned(out, "gluetun-control-5") is not None  # the leader's job
-    assert set(gw.roles()) == {"charm"}
+    assert out.unit_status == testing.BlockedStatus(standby.message("gluetun-k8s"))
+    for name in ("gluetun", "socks5"):
+        assert out.get_container(name).service_statuses[name] != pebble.ServiceStatus.ACTIVE
 
 
 def test_control_key_rotation_updates_the_role_before_publishing(gw, requirer, spy):

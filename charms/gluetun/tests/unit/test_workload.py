@@ -9,7 +9,9 @@ import pytest
 from ops import testing
 
 from charmarr_interfaces.testing import builders
+from charmarr_interfaces.testing.fakes import FakeNetwork
 from charmarr_interfaces.testing.wired import wired_state
+from charmarr_interfaces.testing.wired.gluetun import AUTH_FILE_NAME
 
 SECRETFILE_VARS = {
     "WIREGUARD_PRIVATE_KEY_SECRETFILE": "/run/secrets/wireguard_private_key",
@@ -162,7 +164,8 @@ def test_pebble_ready_starts_the_workloads(gw):
     assert out.get_container("socks5").service_statuses["socks5"].value == "active"
 
 
-def test_non_leader_runs_the_workload_without_managing_secrets(gw, requirer, hook_tools):
+def test_non_leader_stands_by_without_managing_secrets(gw, requirer, hook_tools):
+    """One tunnel per WireGuard key: a second unit runs neither Gluetun nor the proxy."""
     control = testing.Secret(
         {"api-key": "c" * 32}, owner="app", label=f"gluetun-control-{requirer.relation.id}"
     )
@@ -172,36 +175,49 @@ def test_non_leader_runs_the_workload_without_managing_secrets(gw, requirer, hoo
     out = gw.ctx.run(gw.ctx.on.update_status(), state)
 
     assert hook_tools.management == []
-    assert isinstance(out.unit_status, testing.ActiveStatus)
-    assert gw.roles()[f"vpn-gateway-{requirer.relation.id}"]["apikey"] == "c" * 32
+    assert out.unit_status == testing.BlockedStatus(
+        "gluetun-k8s runs on one unit only; this one stands by, stopped: "
+        "juju scale-application gluetun-k8s 1"
+    )
+    assert not (gw.gluetun_dir / AUTH_FILE_NAME).exists(), "no role written on a standby"
+    assert not (gw.gluetun_dir / "wireguard_private_key").exists()
     assert dict(out.get_relation(requirer.relation.id).local_app_data) == {}
+    assert gw.fake.requests == []
+    # Readiness fails at the first check: the Service sends the standby no traffic.
+    for name, check in (("gluetun", "gluetun-control"), ("socks5", "socks5-port")):
+        planned = out.get_container(name).plan.checks[check]
+        assert (planned.level.value, planned.threshold) == ("ready", 1)
 
 
-def test_non_leader_waits_for_the_leader_to_create_the_secrets(gw, requirer, hook_tools):
+def test_a_fresh_non_leader_stands_by_before_the_secrets_exist(gw, requirer, hook_tools):
     out = gw.ctx.run(
         gw.ctx.on.update_status(), gw.state(leader=False, relations=[requirer.relation])
     )
-    assert out.unit_status == testing.WaitingStatus(
-        "waiting for the leader to create gluetun-proxy-credentials"
-    )
+    assert out.unit_status.name == "blocked"
+    assert "juju scale-application gluetun-k8s 1" in out.unit_status.message
     assert hook_tools.management == []
     assert "socks5" not in out.get_container("socks5").plan.services
+    assert "gluetun" not in out.get_container("gluetun").plan.services
 
 
-def test_wired_state_is_active_for_leader_and_follower(fake_network):
+def test_wired_state_is_active_for_the_leader_and_stands_by_for_a_follower(fake_network):
     from charmarr_interfaces.testing.charms import context
 
     ctx = context("gluetun")
-    for leader in (True, False):
-        state, fake = wired_state("gluetun", fake_network, leader=leader)
-        out = ctx.run(ctx.on.update_status(), state)
-        assert isinstance(out.unit_status, testing.ActiveStatus), out.unit_status
-        # Each start: "running" first, the tunnel a moment later (the charm waits for it).
-        assert fake.tunnel_up
-        assert [r.path for r in fake.requests][-3:] == ["/v1/vpn/status", "/v1/publicip/ip", "/"]
+    state, fake = wired_state("gluetun", fake_network, leader=True)
+    out = ctx.run(ctx.on.update_status(), state)
+    assert isinstance(out.unit_status, testing.ActiveStatus), out.unit_status
+    # Each start: "running" first, the tunnel a moment later (the charm waits for it).
+    assert fake.tunnel_up
+    assert [r.path for r in fake.requests][-3:] == ["/v1/vpn/status", "/v1/publicip/ip", "/"]
+
+    state, fake = wired_state("gluetun", FakeNetwork(), leader=False)
+    out = ctx.run(ctx.on.update_status(), state)
+    assert out.unit_status.name == "blocked", out.unit_status
+    assert not fake.tunnel_up and fake.requests == []
 
 
-def test_follower_applies_the_latest_proxy_revision(gw):
+def test_a_follower_elected_leader_applies_the_latest_proxy_revision(gw):
     old, new = "old-password-" + "a" * 20, "new-password-" + "b" * 20
     proxy = testing.Secret(
         tracked_content={"username": "proxy-0a1b2c3d", "password": old},
@@ -210,6 +226,9 @@ def test_follower_applies_the_latest_proxy_revision(gw):
         label="gluetun-proxy-credentials",
     )
     out = gw.ctx.run(gw.ctx.on.update_status(), gw.state(leader=False, secrets=[proxy]))
+    assert not (gw.gluetun_dir / "httpproxy_password").exists(), "a standby writes nothing"
+
+    out = gw.ctx.run(gw.ctx.on.leader_elected(), dataclasses.replace(out, leader=True))
 
     assert gw.file("httpproxy_password") == new
     assert f"CL:{new}" in gw.socks_config()

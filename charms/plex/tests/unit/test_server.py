@@ -168,22 +168,30 @@ def test_non_leader_does_not_prune(ctx, fake_network):
     assert ctx.removed_secret_revisions == []
 
 
-def test_non_leader_is_active_and_manages_no_secret(ctx, fake_network, secret_writes, pebble):
+def test_non_leader_stands_by_and_manages_no_secret(ctx, fake_network, secret_writes, pebble):
     state, _ = wired(fake_network, leader=False)
 
     out = ctx.run(ctx.on.update_status(), state)
 
-    assert isinstance(out.unit_status, ops.ActiveStatus)
+    assert out.unit_status == ops.BlockedStatus(
+        "plex-k8s runs on one unit only; this one stands by, stopped: "
+        "juju scale-application plex-k8s 1"
+    )
     assert secret_writes == []
     assert [published(r) for r in out.relations] == [published(r) for r in state.relations]
-    assert [c for c in pebble if c in WRITES] == []
+    assert (
+        out.get_container("plex").service_statuses.get("plex") != ops.pebble.ServiceStatus.ACTIVE
+    )
+    assert "push" not in pebble and "replan" not in pebble
 
 
-def test_non_leader_without_secret_yet_and_unclaimed_server(ctx, unclaimed, plex_tv):
+def test_non_leader_never_claims_a_server(ctx, unclaimed, plex_tv):
+    """A second Plex would be a second server on the user's account: a standby stays off."""
     out = ctx.run(ctx.on.update_status(), unclaimed.state(leader=False))
 
-    assert isinstance(out.unit_status, ops.BlockedStatus)
-    assert "https://plex.tv/claim" in out.unit_status.message
+    assert out.unit_status.name == "blocked"
+    assert "juju scale-application plex-k8s 1" in out.unit_status.message
+    assert plex_tv.exchanges == []
     assert not out.secrets
 
 

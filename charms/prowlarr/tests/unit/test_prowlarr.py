@@ -8,7 +8,7 @@ import re
 
 import ops
 import pytest
-from ops import testing
+from ops import pebble, testing
 
 from charmarr_interfaces.servarr import MASKED, PROWLARR
 from charmarr_interfaces.testing import builders
@@ -301,13 +301,20 @@ def test_rotation_never_accepted_keeps_the_old_key(ctx, fake_network, monkeypatc
     assert f"<ApiKey>{old}</ApiKey>" in _config_text(failure.value.state)
 
 
-def test_non_leader_rotation_fails_and_non_leader_configures_its_own_workload(ctx, fake_network):
+def test_non_leader_rotation_fails_and_non_leader_stands_by(ctx, fake_network):
     state, fake = wired_state("prowlarr", fake_network, leader=False)
     with pytest.raises(testing.ActionFailed) as failure:
         ctx.run(ctx.on.action("rotate-credentials"), state)
     assert "run this on the leader" in failure.value.message
     out = ctx.run(ctx.on.update_status(), state)
-    assert set(fake.named("applications")) == {"radarr (juju)", "sonarr (juju)"}
+    assert out.unit_status == testing.BlockedStatus(
+        "prowlarr-k8s runs on one unit only; this one stands by, stopped: "
+        "juju scale-application prowlarr-k8s 1"
+    )
+    assert fake.writes == [], "a standby registers nothing: wiring stays on the leader"
+    assert out.get_container("prowlarr").service_statuses.get("prowlarr") != (
+        pebble.ServiceStatus.ACTIVE
+    )
     assert all(not r.local_app_data for r in out.relations)
 
 

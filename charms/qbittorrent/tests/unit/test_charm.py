@@ -234,24 +234,29 @@ def test_container_not_reachable_waits(ctx, fake_network):
     assert out.unit_status == testing.WaitingStatus("waiting for the qbittorrent container")
 
 
-def test_non_leader_waits_for_the_leader_to_create_the_secret(ctx, fake_network, tmp_path):
+def test_a_fresh_non_leader_writes_no_conf(ctx, fake_network, tmp_path):
     fake_network.add("localhost:8080", FakeQBittorrent())
     with record_hook_tools() as tools:
         out = ctx.run(
             ctx.on.update_status(),
             fresh_state(tmp_path, leader=False, config={"require-vpn": False}),
         )
-    assert out.unit_status == testing.WaitingStatus(
-        "waiting for the leader to create qbittorrent-credentials"
-    )
+    assert out.unit_status.name == "blocked"
+    assert "juju scale-application qbittorrent-k8s 1" in out.unit_status.message
     assert tools.management == []
     assert not conf_file(out).exists()
 
 
-def test_non_leader_runs_its_daemon_but_publishes_nothing(ctx, fake_network):
-    state, _fake = wired(fake_network, leader=False)
+def test_non_leader_stands_by_and_publishes_nothing(ctx, fake_network):
+    state, fake = wired(fake_network, leader=False)
+    categories = dict(fake.categories)
     out = ctx.run(ctx.on.update_status(), state)
-    assert out.unit_status.name == "active"
+    assert out.unit_status == testing.BlockedStatus(
+        "qbittorrent-k8s runs on one unit only; this one stands by, stopped: "
+        "juju scale-application qbittorrent-k8s 1"
+    )
+    assert services(out)["qbittorrent"] != pebble.ServiceStatus.ACTIVE
+    assert fake.categories == categories
     for relation in out.relations:
         if relation.endpoint == "download-client":
             assert dict(relation.local_app_data) == {}

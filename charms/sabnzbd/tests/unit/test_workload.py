@@ -172,24 +172,30 @@ def wired_dir(state_in):
     return state_in.get_container("sabnzbd").mounts["config"].source
 
 
-def test_non_leader_reads_the_key_and_manages_nothing(ctx, fake_network, hook_tools):
+def test_non_leader_stands_by_and_manages_nothing(ctx, fake_network, hook_tools):
     state_in, fake = wired.wired_state(fake_network, leader=False, consumers=BOTH)
+    categories = dict(fake.categories)
 
     out = ctx.run(ctx.on.update_status(), state_in)
 
-    assert out.unit_status.name == "active"
+    assert out.unit_status == testing.BlockedStatus(
+        "sabnzbd-k8s runs on one unit only; this one stands by, stopped: "
+        "juju scale-application sabnzbd-k8s 1"
+    )
     assert hook_tools.management == []
     for relation in out.relations:
         assert relation.local_app_data == {}
-    assert {"radarr", "sonarr"} <= set(fake.categories)
+    assert fake.categories == categories, "categories are the leader's to make"
+    assert out.get_container("sabnzbd").service_statuses.get("sabnzbd") != (
+        ops.pebble.ServiceStatus.ACTIVE
+    )
 
 
-def test_non_leader_waits_for_the_leader_to_create_the_key(ctx, fake, config_dir, hook_tools):
+def test_a_fresh_non_leader_writes_no_ini(ctx, fake, config_dir, hook_tools):
     out = ctx.run(ctx.on.config_changed(), state(config_dir, leader=False, secret=False))
 
-    assert out.unit_status == testing.WaitingStatus(
-        "waiting for the leader to create sabnzbd-api-key"
-    )
+    assert out.unit_status.name == "blocked"
+    assert "juju scale-application sabnzbd-k8s 1" in out.unit_status.message
     assert hook_tools.management == []
     assert not (config_dir / "sabnzbd.ini").exists()
 

@@ -60,11 +60,16 @@ def _event(ctx: Any, name: str) -> Any:
     return getattr(ctx.on, name.replace("-", "_"))()
 
 
-def measure(charm: str, event: str = "update-status", *, settle: int = 3) -> HookCost:
-    """Converge ``charm`` from its wired state, then measure one ``event``."""
+def measure(
+    charm: str, event: str = "update-status", *, settle: int = 3, leader: bool = True
+) -> HookCost:
+    """Converge ``charm`` from its wired state, then measure one ``event``.
+
+    With ``leader`` False the unit is a standby (``charmarr_interfaces.standby``).
+    """
     network = FakeNetwork()
     with use_transport(network):
-        state, _ = wired_state(charm, network, leader=True)
+        state, _ = wired_state(charm, network, leader=leader)
         ctx = context(charm)
         state = ctx.run(ctx.on.config_changed(), state)
         for _ in range(settle):
