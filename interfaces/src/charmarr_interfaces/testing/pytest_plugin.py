@@ -156,11 +156,13 @@ def _juju_secrets(request: pytest.FixtureRequest):
 def _no_waiting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
     """Charms wait for workloads with ``workload.poll``; against fakes, waiting is pointless.
 
-    Real-workload tests (marked ``workload``) keep real waiting.
+    Real-workload tests (marked ``workload``) keep real waiting. Each test gets a fresh
+    hook-wide poll budget, as each hook (one process) does in production.
     """
-    if request.node.get_closest_marker("workload") is None:
-        from .. import workload
+    from .. import workload
 
+    monkeypatch.setattr(workload, "_poll_deadline", None)
+    if request.node.get_closest_marker("workload") is None:
         monkeypatch.setattr(workload, "_sleep", lambda _seconds: None)
     yield
 
