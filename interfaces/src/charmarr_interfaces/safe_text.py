@@ -2,7 +2,7 @@
 
 A newline in a value starts a new line of an INI file (a new ``[section]`` in
 ``sabnzbd.ini``, a new key in ``qBittorrent.conf``, a new directive in ``3proxy.cfg``), a
-NUL makes ``config.xml`` unparseable. None of the files' formats can escape them all, so
+NUL makes ``config.xml`` unparsable. None of the files' formats can escape them all, so
 the writers refuse such a value with a status instead of writing a file the app misreads.
 The message names the value's role and file, never the value (it may be a secret).
 """
