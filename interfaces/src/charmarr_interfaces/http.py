@@ -109,9 +109,13 @@ def stdlib_transport(request: Request, timeout: float) -> Response:
         target += "?" + parts.query
     try:
         sock = socket.create_connection((host, port), timeout=_left(deadline))
-        if context is not None:
-            sock.settimeout(_left(deadline))
-            sock = context.wrap_socket(sock, server_hostname=host)
+        try:
+            if context is not None:
+                sock.settimeout(_left(deadline))
+                sock = context.wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
         conn.sock = _DeadlineSocket(sock, deadline)  # type: ignore[assignment]
         conn.request(request.method, target, body=request.body, headers=dict(request.headers))
         raw = conn.getresponse()
