@@ -108,3 +108,65 @@ def test_stdlib_transport_against_a_real_loopback_server():
         http.HttpClient(f"http://127.0.0.1:{server.server_port}", name="gone", timeout=1).get_json(
             "/"
         )
+
+
+def _trickle(listener, stop: threading.Event) -> None:
+    """Answer one connection a byte at a time, 20 bytes a second (bounded: 10 s, 400 bytes)."""
+    listener.settimeout(5)
+    try:
+        conn, _ = listener.accept()
+    except OSError:
+        return
+    with conn:
+        conn.settimeout(1)
+        try:
+            conn.recv(65536)
+            answer = b"HTTP/1.1 200 OK\r\nContent-Length: 300\r\n\r\n" + b"x" * 300
+            for byte in answer:
+                if stop.wait(0.05):
+                    return
+                conn.sendall(bytes([byte]))
+        except OSError:
+            return
+
+
+def test_a_trickling_server_cannot_hold_a_request_past_its_deadline():
+    import socket
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+    thread = threading.Thread(target=_trickle, args=(listener, stop), daemon=True)
+    thread.start()
+    try:
+        port = listener.getsockname()[1]
+        client = http.HttpClient(f"http://127.0.0.1:{port}", name="slow", timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(http.WorkloadUnreachableError, match="waiting for slow to answer"):
+            client.request("GET", "/")
+        # Each byte comes within the timeout, so only a whole-request deadline stops it
+        # (the full answer would take 17 s).
+        assert time.monotonic() - started < 1.5
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    "url", ["http://h:99999", "http://h:abc", "http://[h", "http://u:p@h:1", "http://h\n:1"]
+)
+def test_an_unusable_url_is_a_typed_error_not_a_crash(fake_network, url):
+    with pytest.raises(http.UnusableUrlError) as e:
+        http.HttpClient(url, name="peer").get_json("/api", params={"apikey": "s3cr3t-value"})
+    assert e.value.status.name == "blocked"
+    assert e.value.message.startswith("cannot reach peer: its URL is unusable (")
+    assert "s3cr3t" not in e.value.message
+
+
+def test_a_url_the_transport_refuses_is_a_typed_error():
+    def refuses(request, timeout):
+        raise ValueError("label too long")  # what IDNA encoding raises (UnicodeError)
+
+    with http.use_transport(refuses), pytest.raises(http.UnusableUrlError):
+        http.HttpClient("http://localhost:1", name="peer").request("GET", "/")

@@ -79,3 +79,19 @@ def test_poll_is_bounded_and_returns_the_first_answer(monkeypatch):
     calls: list[int] = []
     assert workload.poll(lambda: calls.append(1), attempts=3, delay=2.0) is None
     assert len(calls) == 3
+
+
+def test_poll_never_sleeps_past_the_hooks_budget(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(workload, "_clock", lambda: now[0])
+    monkeypatch.setattr(workload, "_sleep", lambda seconds: now.__setitem__(0, now[0] + seconds))
+    calls = []
+
+    def never():
+        calls.append(now[0])
+
+    # Two polls that could each wait 300 s: together they stop at the hook's budget.
+    assert workload.poll(never, attempts=100, delay=3.0) is None
+    assert workload.poll(never, attempts=100, delay=3.0) is None
+    assert now[0] <= workload.HOOK_POLL_BUDGET
+    assert calls[-1] == now[0]  # the last poll still checked once, without sleeping

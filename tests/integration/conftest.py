@@ -45,7 +45,7 @@ def stack(juju: jubilant.Juju) -> jubilant.Juju:
         content = {"private-key": os.environ["CHARMARR_WIREGUARD_PRIVATE_KEY"]}
         if os.environ.get("CHARMARR_WIREGUARD_ADDRESSES"):
             content["addresses"] = os.environ["CHARMARR_WIREGUARD_ADDRESSES"]
-        uri = juju.add_secret("vpn-credentials", content)
+        uri = juju.add_secret("gluetun-credentials-secret", content)
         juju.grant_secret(uri, "gluetun")
         juju.config(
             "gluetun",
@@ -55,7 +55,9 @@ def stack(juju: jubilant.Juju) -> jubilant.Juju:
         juju.config("qbittorrent", {"require-vpn": False})
 
     if os.environ.get("CHARMARR_PLEX_CLAIM"):
-        uri = juju.add_secret("plex-claim", {"claim-token": os.environ["CHARMARR_PLEX_CLAIM"]})
+        uri = juju.add_secret(
+            "plex-claim-token-secret", {"claim-token": os.environ["CHARMARR_PLEX_CLAIM"]}
+        )
         juju.grant_secret(uri, "plex")
         juju.config("plex", {"claim-token-secret": uri})
     return juju

@@ -321,10 +321,14 @@ class QBittorrentCharm(ops.CharmBase):
             logger.info("removed categories %s", ", ".join(plan.delete))
         if wanted:
             report.notes.append(f"categories: {', '.join(sorted(wanted))}")
-        for name in plan.user_owned:
-            report.notes.append(
-                f"category {name} has another save path than "
-                f"{desired.category_path(name)}: left as the user's"
+        if plan.user_owned:
+            # As SABnzbd does: downloads would land outside /data/downloads/<category>.
+            report.problems.append(
+                CharmarrError(
+                    f"category {', '.join(sorted(plan.user_owned))} exists in qBittorrent "
+                    "with another folder and is left as the user's: delete or rename it "
+                    "in qBittorrent"
+                )
             )
 
     # ------------------------------------------------------------------------------------
@@ -449,7 +453,7 @@ def _credentials_of(content: dict[str, str]) -> tuple[str, str]:
     password = content.get("password") or ""
     if not username or not password:
         raise CharmarrError(
-            f"secret {SECRET_LABEL} lacks username or password; "
+            f"{SECRET_LABEL} lacks username or password: "
             "juju run qbittorrent/leader rotate-credentials"
         )
     return username, password

@@ -160,7 +160,9 @@ class SabnzbdCharm(ops.CharmBase):
         key = state.content.get(API_KEY, "")
         if not key:
             self._problems.append(
-                CharmarrError(f"{LABEL} lacks {API_KEY}: run rotate-credentials")
+                CharmarrError(
+                    f"{LABEL} lacks {API_KEY}: juju run {self.app.name}/leader rotate-credentials"
+                )
             )
             return
         self._publish(state)

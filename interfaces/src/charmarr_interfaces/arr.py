@@ -45,6 +45,7 @@ from .media_indexer import API_KEY, MediaIndexerRequirer
 from .media_server import TOKEN, MediaServerRequirer
 from .reconcile import Convergence, observe_reconcile_events
 from .relation import Endpoint, InvalidRelationData
+from .safe_text import line_safe
 from .secrets import (
     ROTATE_ACTION,
     ROTATION_OPTION,
@@ -134,6 +135,10 @@ def render_config_xml(current: str | None, settings: Mapping[str, str]) -> str:
     """
     import xml.etree.ElementTree as ET
 
+    for tag, value in settings.items():
+        # ElementTree escapes markup but writes control characters as they are: XML 1.0
+        # forbids them, and the app would refuse the whole file.
+        line_safe(value, what=f"<{tag}>", file=CONFIG_XML)
     if current is None or not current.strip():
         root = ET.Element("Config")
         for tag, value in settings.items():

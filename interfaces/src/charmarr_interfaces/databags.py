@@ -12,12 +12,14 @@ Every field is JSON-encoded under its own key, with a ``version`` key; see
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import pydantic
 
 from .download_client import ClientKind
 from .media_indexer import ArrKind
 from .secrets import is_secret_uri
+from .urls import HTTP_SCHEMES, SOCKS5_SCHEMES, is_ip_address, url_problem
 
 SCHEMA_VERSION = 1
 
@@ -29,8 +31,18 @@ def _check_secret_uri(value: str) -> str:
 
 
 def _check_http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")) or len(value) < 10 or " " in value:
-        raise ValueError("not an http(s) URL")
+    problem = url_problem(value, HTTP_SCHEMES)
+    if problem:
+        raise ValueError(problem)
+    return value.rstrip("/")
+
+
+def _check_socks5_url(value: str) -> str:
+    problem = url_problem(value, SOCKS5_SCHEMES)
+    if problem:
+        raise ValueError(problem)
+    if urlsplit(value).path.strip("/"):
+        raise ValueError("a path is not allowed in a SOCKS5 URL")
     return value.rstrip("/")
 
 
@@ -38,7 +50,13 @@ SecretId = Annotated[str, pydantic.AfterValidator(_check_secret_uri)]
 """A Juju secret URI in either form; never secret content."""
 
 HttpUrl = Annotated[str, pydantic.AfterValidator(_check_http_url)]
-"""An http(s) URL without a trailing slash (kept a plain string: cheap and JSON-stable)."""
+"""An http(s) URL the transport can use (see :func:`.urls.url_problem`), no trailing slash.
+
+Kept a plain string: cheap and JSON-stable.
+"""
+
+Socks5Url = Annotated[str, pydantic.AfterValidator(_check_socks5_url)]
+"""A ``socks5://host:port`` URL the workloads' proxy settings can use."""
 
 Category = Annotated[str, pydantic.StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 """A category name: lowercase letters, digits and dashes (safe as a directory name)."""
@@ -102,13 +120,20 @@ class VpnGatewayProviderData(AppData):
     """What Gluetun publishes on each relation."""
 
     http_proxy_url: HttpUrl
-    socks5_proxy_url: str
+    socks5_proxy_url: Socks5Url
     control_url: HttpUrl
     proxy_credentials_secret_id: SecretId
     control_secret_id: SecretId
     connected: bool = False
     """The tunnel carries traffic (public IP known, Gluetun's health check passing)."""
     public_ip: str | None = None
+
+    @pydantic.field_validator("public_ip")
+    @classmethod
+    def _ip_address(cls, value: str | None) -> str | None:
+        if value is not None and not is_ip_address(value):
+            raise ValueError("not an IP address")
+        return value or None
 
 
 # media-server -----------------------------------------------------------------------------

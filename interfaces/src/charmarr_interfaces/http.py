@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from .secrets import CharmarrError, WaitingError
+from .urls import url_problem
 
 
 @dataclass(frozen=True)
@@ -78,24 +79,44 @@ Transport = Callable[[Request, float], Response]
 
 
 def stdlib_transport(request: Request, timeout: float) -> Response:
-    """Send ``request`` with ``http.client`` (no redirects, no proxies)."""
-    import http.client
+    """Send ``request`` with ``http.client`` (no redirects, no proxies).
 
+    ``timeout`` is one deadline for the whole request: connecting, the TLS handshake,
+    sending, and reading the status, headers and body. (``http.client``'s own timeout
+    bounds each socket operation, so a peer trickling a byte a second would hold a hook
+    for as long as it likes.)
+    """
+    import http.client
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
     parts = urlsplit(request.url)
     host = parts.hostname or "localhost"
-    if parts.scheme == "https":
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)
+    conn: http.client.HTTPConnection
+    if https:
         import ssl
 
         context = ssl.create_default_context(cafile=request.cafile)
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            host, parts.port, timeout=timeout, context=context
-        )
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
     else:
-        conn = http.client.HTTPConnection(host, parts.port, timeout=timeout)
+        context = None
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
     try:
+        sock = socket.create_connection((host, port), timeout=_left(deadline))
+        try:
+            if context is not None:
+                sock.settimeout(_left(deadline))
+                sock = context.wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
+        conn.sock = _DeadlineSocket(sock, deadline)  # type: ignore[assignment]
         conn.request(request.method, target, body=request.body, headers=dict(request.headers))
         raw = conn.getresponse()
         headers = {k.lower(): v for k, v in raw.getheaders()}
@@ -106,6 +127,64 @@ def stdlib_transport(request: Request, timeout: float) -> Response:
         raise OSError(f"bad HTTP answer: {type(e).__name__}") from None
     finally:
         conn.close()
+
+
+def _left(deadline: float) -> float:
+    """Seconds left before ``deadline``; TimeoutError (an OSError) once it has passed."""
+    import time
+
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("request deadline passed")
+    return left
+
+
+class _DeadlineSocket:
+    """A connected socket whose every send and receive shares one deadline."""
+
+    def __init__(self, sock: Any, deadline: float):
+        self._sock = sock
+        self._deadline = deadline
+        self._io_refs = 0
+        self._closed = False
+
+    def _arm(self) -> None:
+        self._sock.settimeout(_left(self._deadline))
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        self._arm()
+        self._sock.sendall(data, flags)
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        self._arm()
+        return self._sock.recv_into(buffer, nbytes, flags)
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        self._arm()
+        return self._sock.recv(bufsize, flags)
+
+    def makefile(self, mode: str = "rb", buffering: int = -1, **_: Any) -> Any:
+        """A buffered reader whose reads go through :meth:`recv_into` (so, the deadline)."""
+        import io
+        import socket
+
+        self._io_refs += 1
+        raw = socket.SocketIO(self, "rb")  # type: ignore[arg-type]
+        return io.BufferedReader(raw, buffering if buffering > 0 else io.DEFAULT_BUFFER_SIZE)
+
+    def _decref_socketios(self) -> None:
+        # As socket.socket does: the response may still read after the connection closes.
+        self._io_refs -= 1
+        if self._closed and self._io_refs <= 0:
+            self._sock.close()
+
+    def close(self) -> None:
+        self._closed = True
+        if self._io_refs <= 0:
+            self._sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
 
 
 _transport: Transport = stdlib_transport
@@ -134,6 +213,14 @@ class WorkloadHttpError(CharmarrError):
         self.http_status = status
         if status is not None and status >= 500:
             self.status_type = WaitingError.status_type
+
+
+class UnusableUrlError(WorkloadHttpError):
+    """The URL cannot be sent at all (bad port, host, scheme...): Blocked, never a crash.
+
+    A subclass of :class:`WorkloadHttpError`, so every caller that copes with a bad
+    answer copes with a bad URL too.
+    """
 
 
 class HttpClient:
@@ -180,6 +267,9 @@ class HttpClient:
             WorkloadUnreachableError: nothing answered.
             WorkloadHttpError: the status is not in ``expect``.
         """
+        problem = url_problem(self.base_url)
+        if problem:
+            raise UnusableUrlError(f"cannot reach {self.name}: its URL is unusable ({problem})")
         url = self.base_url + path
         if params:
             url += "?" + urlencode({k: v for k, v in params.items() if v is not None})
@@ -199,6 +289,10 @@ class HttpClient:
         except OSError as e:
             raise WorkloadUnreachableError(
                 f"waiting for {self.name} to answer ({type(e).__name__})"
+            ) from None
+        except ValueError as e:  # http.client.InvalidURL, UnicodeError (IDNA), bad ports
+            raise UnusableUrlError(
+                f"cannot reach {self.name}: its URL is unusable ({type(e).__name__})"
             ) from None
         self._keep_cookies(response)
         if response.status not in expect:

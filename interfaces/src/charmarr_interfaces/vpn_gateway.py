@@ -19,6 +19,7 @@ import ops
 from .http import HttpClient, WorkloadHttpError, WorkloadUnreachableError
 from .relation import Endpoint, InvalidRelationData
 from .secrets import CharmarrError, WaitingError, read_consumed_secret
+from .urls import is_ip_address
 
 if TYPE_CHECKING:
     from .databags import AppData, VpnGatewayProviderData  # noqa: F401 (quoted uses)
@@ -130,8 +131,9 @@ def read_gateway(
             )
             try:
                 answer = client.get_json(PUBLIC_IP_PATH)
-                if isinstance(answer, dict) and isinstance(answer.get("public_ip"), str):
-                    public_ip = answer["public_ip"] or public_ip
+                ip = answer.get("public_ip") if isinstance(answer, dict) else None
+                if isinstance(ip, str) and is_ip_address(ip):
+                    public_ip = ip or public_ip
             except (WorkloadUnreachableError, WorkloadHttpError):
                 pass
         return Gateway(

@@ -20,6 +20,16 @@ logger = logging.getLogger(__name__)
 
 _sleep: Callable[[float], None] = time.sleep
 """How :func:`poll` waits; the test plugin makes it a no-op outside real-workload tests."""
+_clock: Callable[[], float] = time.monotonic
+
+HOOK_POLL_BUDGET = 150.0
+"""Seconds one hook may spend in :func:`poll`, all calls together (a hook is one process).
+
+Each poll is bounded on its own too; this bounds a hook that polls several times (a
+restart, then a rotation, then a second app), so it ends with a status well before
+anyone thinks it hung.
+"""
+_poll_deadline: float | None = None
 
 
 def poll(check: Callable[[], T | None], *, attempts: int, delay: float) -> T | None:
@@ -27,13 +37,19 @@ def poll(check: Callable[[], T | None], *, attempts: int, delay: float) -> T | N
 
     A hook waits this way for its workload (after a restart, a rotation, a claim): at most
     ``attempts`` calls, ``delay`` seconds apart, so at most ``attempts * delay`` seconds plus
-    the checks' own timeouts.
+    the checks' own timeouts; and never a sleep past the hook's :data:`HOOK_POLL_BUDGET`
+    (once it is spent, each poll checks once).
 
     Returns:
         The first result other than None, or None when every attempt came back empty.
     """
+    global _poll_deadline  # noqa: PLW0603 - one budget per hook process
+    if _poll_deadline is None:
+        _poll_deadline = _clock() + HOOK_POLL_BUDGET
     for attempt in range(attempts):
         if attempt:
+            if _clock() + delay > _poll_deadline:
+                return None
             _sleep(delay)
         result = check()
         if result is not None:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from charmarr_interfaces.safe_text import has_control
 from charmarr_interfaces.secrets import InvalidConfigError
 
 VPN_TYPES = ("wireguard", "openvpn")
@@ -133,9 +134,17 @@ def check_credentials(settings: VpnSettings, content: Mapping[str, str], uri: st
         InvalidConfigError: naming the key and the ``juju update-secret`` that fixes it;
             never the value.
     """
+    fix = f"juju update-secret {uri}"
+    for key in (*REQUIRED_KEYS[settings.vpn_type], *OPTIONAL_KEYS[settings.vpn_type]):
+        # Gluetun copies these into files of its own (OpenVPN's auth file is one line
+        # each): a newline inside one would add a line there.
+        if has_control(str(content.get(key, "")).strip()):
+            raise InvalidConfigError(
+                f"{CREDENTIALS_OPTION} {key} contains a newline or control character: "
+                f"{fix} {key}=<value>"
+            )
     if settings.vpn_type != "wireguard":
         return
-    fix = f"juju update-secret {uri}"
     if not _WIREGUARD_KEY.match(content.get("private-key", "").strip()):
         raise InvalidConfigError(
             f"{CREDENTIALS_OPTION} private-key is not a WireGuard key (44 base64 characters "

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from charmarr_interfaces.http import HttpClient, WorkloadHttpError, WorkloadUnreachableError
 from charmarr_interfaces.secrets import WaitingError
+from charmarr_interfaces.urls import is_ip_address
 from charmarr_interfaces.vpn_gateway import PUBLIC_IP_PATH, VPN_STATUS_PATH
 
 from .workload import CONTROL_PORT, HEALTH_ADDRESS
@@ -96,7 +97,7 @@ def vpn_state(key: str) -> VpnState:
     if status != "running":
         return VpnState(status, None, None)
     value = _get(client, PUBLIC_IP_PATH).get("public_ip")
-    public_ip = value if isinstance(value, str) and value else None
+    public_ip = value if isinstance(value, str) and value and is_ip_address(value) else None
     return VpnState(status, public_ip, health_error())
 
 

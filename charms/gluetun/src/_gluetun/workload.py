@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 from ops import pebble
 
+from charmarr_interfaces.safe_text import UnsafeValueError, has_control, line_safe
+
 from .config import VpnSettings
 
 GLUETUN = "gluetun"
@@ -141,6 +143,11 @@ class AuthFile:
             for rid, key in sorted(self.relation_keys.items())
         ]
         for name, key, routes in roles:
+            if has_control(key, space=True) or '"' in key or "\\" in key:
+                raise UnsafeValueError(
+                    f"refusing to write the key of role {name} to {AUTH_FILE}: it is not "
+                    "a plain token"
+                )
             lines += [
                 "",
                 "[[roles]]",
@@ -241,6 +248,10 @@ def gluetun_files(
             files[SECRET_FILES[variable]] = value
     files[SECRET_FILES["HTTPPROXY_USER_SECRETFILE"]] = proxy["username"]
     files[SECRET_FILES["HTTPPROXY_PASSWORD_SECRETFILE"]] = proxy["password"]
+    # Gluetun writes some of these into files of its own (OpenVPN's auth file is
+    # "user\npassword"): a newline inside one would add a line there.
+    for name, value in files.items():
+        line_safe(value, what=name, file=SECRETS_DIR)
     return files
 
 
@@ -303,15 +314,26 @@ def socks5_config(proxy: Mapping[str, str]) -> str:
     DNS goes to Gluetun's resolver on localhost, so lookups also use the tunnel; the pod's
     own loopback (Gluetun's control server and HTTP proxy) is not reachable through it.
     """
+    # 3proxy splits a line into words at whitespace; ":" separates a user's fields.
+    username = line_safe(
+        proxy["username"], what="the proxy username", file=SOCKS5_CONFIG, space=True
+    )
+    password = line_safe(
+        proxy["password"], what="the proxy password", file=SOCKS5_CONFIG, space=True
+    )
+    if ":" in username:
+        raise UnsafeValueError(
+            f"refusing to write the proxy username to {SOCKS5_CONFIG}: it contains ':'"
+        )
     return "\n".join(
         [
             "# SOCKS5 server managed by the gluetun-k8s charm: do not edit.",
             "nserver 127.0.0.1",
             "nscache 65536",
-            f"users {proxy['username']}:CL:{proxy['password']}",
+            f"users {username}:CL:{password}",
             "auth strong",
             "deny * * 127.0.0.0/8",
-            f"allow {proxy['username']}",
+            f"allow {username}",
             f"socks -p{SOCKS5_PORT}",
             "",
         ]

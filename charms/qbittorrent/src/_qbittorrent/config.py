@@ -24,6 +24,8 @@ import hmac
 import os
 import re
 
+from charmarr_interfaces.safe_text import line_safe
+
 CONF_PATH = "/config/qBittorrent/config/qBittorrent.conf"
 """Where ``qbittorrent-nox --profile=/config`` reads its settings."""
 
@@ -103,6 +105,12 @@ def set_values(text: str | None, values: dict[str, dict[str, str]]) -> str:
     Existing keys are replaced in place; missing keys are appended to their section;
     missing sections are appended to the file.
     """
+    for section, keys in values.items():
+        # QSettings reads one key per line: a newline in a value would add keys of its own.
+        line_safe(section, what="a section name", file="qBittorrent.conf")
+        for key, value in keys.items():
+            line_safe(key, what="a key", file="qBittorrent.conf", space=True)
+            line_safe(value, what=key, file="qBittorrent.conf")
     lines = (text or "").splitlines()
     pending = {section: dict(keys) for section, keys in values.items()}
     out: list[str] = []

@@ -340,8 +340,9 @@ def test_same_named_user_category_is_left_alone_and_reported(ctx, fake_network):
     out = ctx.run(ctx.on.update_status(), state)
     assert fake.categories["radarr"] == "/srv/films"
     assert fake.api_writes == []
-    assert "category radarr has another save path than /data/downloads/radarr" in (
-        out.unit_status.message
+    assert out.unit_status == ops.BlockedStatus(
+        "category radarr exists in qBittorrent with another folder and is left as the "
+        "user's: delete or rename it in qBittorrent"
     )
     # Leaving the user's category does not make it managed: removing the relation keeps it.
     out = ctx.run(ctx.on.config_changed(), without_endpoint(out, "download-client"))

@@ -13,6 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from charmarr_interfaces.safe_text import line_safe
+
+INI_NAME = "sabnzbd.ini"
+
 _SECTION = re.compile(r"^\s*\[([^\[\]]+)\]\s*$")
 _SUBSECTION = re.compile(r"^\s*\[\[")
 _KEY_VALUE = re.compile(r"^(\s*)([^=\s\[#][^=]*?)\s*=\s*(.*?)\s*$")
@@ -38,6 +42,9 @@ def _split_list(raw: str) -> list[str]:
 
 
 def _quote(value: str) -> str:
+    # ConfigObj has no escape for a newline: one would end the value and start a new line
+    # (a key, or a [section]) of the file.
+    line_safe(value, what="a [misc] value", file=INI_NAME)
     if value == "":
         return '""'
     if _PLAIN.match(value) and value == value.strip():
@@ -117,6 +124,8 @@ def with_misc(text: str | None, updates: Mapping[str, Value]) -> str:
         lines.append("[misc]")
         span = (len(lines), len(lines))
     start, end = span
+    for key in pending:
+        line_safe(key, what="a [misc] key", file=INI_NAME, space=True)
     for i in range(start, end):
         match = _KEY_VALUE.match(lines[i])
         if match and match.group(2) in pending:

@@ -231,5 +231,5 @@ def test_owned_secret_without_its_key_is_blocked(ctx, fake_network):
     out = ctx.run(ctx.on.update_status(), state_in)
 
     assert out.unit_status == testing.BlockedStatus(
-        "sabnzbd-api-key lacks api-key: run rotate-credentials"
+        "sabnzbd-api-key lacks api-key: juju run sabnzbd-k8s/leader rotate-credentials"
     )

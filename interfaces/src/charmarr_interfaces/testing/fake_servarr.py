@@ -752,13 +752,12 @@ def servarr_state(
     ``deployed``: the key secret exists, config.xml holds it, the service runs; otherwise
     a fresh unit (no secret, empty /config, nothing planned).
     """
-    import tempfile
-
     from ops import testing
 
     from ..secrets import generate_token
+    from .scratch import scratch_dir
 
-    directory = config_dir or Path(tempfile.mkdtemp(prefix=f"charmarr-{app.name}-"))
+    directory = config_dir or scratch_dir(f"charmarr-{app.name}-")
     key = api_key or generate_token()
     secrets: list[Any] = []
     if deployed:

@@ -103,6 +103,101 @@ def _exception_texts(error: BaseException) -> list[tuple[str, str]]:
     return texts
 
 
+SEEN_STATUSES: set[tuple[str, str]] = set()
+"""(level, message) of every status a Charmarr charm ended a hook with in this session."""
+
+
+def record_statuses(ctx: Any, state: Any) -> None:
+    """Remember the statuses a charm under ``charms/`` ended a hook with."""
+    spec = getattr(ctx, "_charm_spec", None)  # the public ``charm_spec`` is deprecated
+    charm_type = getattr(spec, "charm_type", None)
+    if state is None or not getattr(charm_type, "__module__", "").startswith("_charmarr_charm_"):
+        return
+    for status in (state.unit_status, state.app_status):
+        if status.name != "unknown":
+            SEEN_STATUSES.add((status.name, status.message))
+
+
+def unexplained_statuses(seen: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (level, message) pairs the guide's status catalogue does not explain."""
+    from ..statuses import explain
+
+    return sorted((level, message) for level, message in seen if not explain(level, message))
+
+
+_TEMP: dict[str, Any] = {}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Give the session a temp folder of its own, to see what the tests leave behind.
+
+    pytest's own ``tmp_path`` directories stay where pytest keeps them (its retention
+    policy); everything else made with :mod:`tempfile` (here or in a subprocess, through
+    ``TMPDIR``) lands in the session's folder, which must be empty at the end.
+    """
+    import os
+    import tempfile
+
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is not None:
+        factory.getbasetemp()
+    _TEMP.update(previous=tempfile.tempdir, env=os.environ.get("TMPDIR"))
+    _TEMP["root"] = tempfile.mkdtemp(prefix="charmarr-test-session-")
+    tempfile.tempdir = os.environ["TMPDIR"] = _TEMP["root"]
+
+
+def _left_in_temp() -> list[str]:
+    """Remove the session's temp folder; what the tests left in it (scratch dirs aside)."""
+    import os
+    import shutil
+    import tempfile
+
+    from .scratch import remove_scratch
+
+    root = _TEMP.pop("root", None)
+    if root is None:
+        return []
+    remove_scratch()
+    tempfile.tempdir = _TEMP.get("previous")
+    if _TEMP.get("env") is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = _TEMP["env"]
+    import gc
+
+    gc.collect()  # ops.testing removes a Context's scenario-* folder when it is collected...
+    # ...or at exit (weakref.finalize) for a Context still alive: those are its to remove.
+    left = sorted(name for name in os.listdir(root) if not name.startswith("scenario-"))
+    shutil.rmtree(root, ignore_errors=True)
+    return left
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run on a status the guide does not explain, or on a leftover temp entry.
+
+    A status counts at its level: the catalogue's entry must have the same one.
+    """
+    problems: list[tuple[str, list[str]]] = []
+    missing = unexplained_statuses(SEEN_STATUSES)
+    if missing:
+        lines = [f"{level}: {message}" for level, message in missing]
+        lines.append("add them to charmarr_interfaces/statuses.py (and README.md's table)")
+        problems.append(("statuses the guide does not explain", lines))
+    left = _left_in_temp()
+    if left:
+        lines = [*left, "remove them in the test, or make them with testing.scratch"]
+        problems.append(("left in the temp folder by the tests", lines))
+    if not problems:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    for title, lines in problems:
+        if reporter is not None:
+            reporter.write_sep("=", title, red=True)
+            for line in lines:
+                reporter.write_line(line)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def _guard(original: Callable[..., Any]) -> Callable[..., Any]:
     from ops.testing import ActionFailed
 
@@ -111,11 +206,13 @@ def _guard(original: Callable[..., Any]) -> Callable[..., Any]:
             out = original(self, event, state)
         except ActionFailed as e:
             check_for_leaks(self, state, e.state, [("action failure", e.message)])
+            record_statuses(self, e.state)
             raise
         except Exception as e:
             check_for_leaks(self, state, None, _exception_texts(e))
             raise
         check_for_leaks(self, state, out)
+        record_statuses(self, out)
         return out
 
     run.__wrapped__ = original  # type: ignore[attr-defined]
@@ -151,11 +248,13 @@ def _juju_secrets(request: pytest.FixtureRequest):
 def _no_waiting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
     """Charms wait for workloads with ``workload.poll``; against fakes, waiting is pointless.
 
-    Real-workload tests (marked ``workload``) keep real waiting.
+    Real-workload tests (marked ``workload``) keep real waiting. Each test gets a fresh
+    hook-wide poll budget, as each hook (one process) does in production.
     """
-    if request.node.get_closest_marker("workload") is None:
-        from .. import workload
+    from .. import workload
 
+    monkeypatch.setattr(workload, "_poll_deadline", None)
+    if request.node.get_closest_marker("workload") is None:
         monkeypatch.setattr(workload, "_sleep", lambda _seconds: None)
     yield
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ from ops import testing
 from ...secrets import generate_token
 from .. import builders
 from ..fake_gluetun import ADDRESS, HEALTH_ADDRESS, FakeGluetun, wireguard_key
+from ..scratch import scratch_dir
 
 SECRETS_DIR = "/run/secrets"
 AUTH_FILE_NAME = "control-server-auth.toml"
@@ -23,7 +23,7 @@ def containers(root: Path | None = None) -> tuple[list[testing.Container], Path,
         The containers and the host directories behind Gluetun's and the SOCKS5
         server's ``/run/secrets``.
     """
-    base = root or Path(tempfile.mkdtemp(prefix="gluetun-"))
+    base = root or scratch_dir("charmarr-gluetun-")
     gluetun_dir, socks_dir = base / "gluetun", base / "socks5"
     gluetun_dir.mkdir(parents=True, exist_ok=True)
     socks_dir.mkdir(parents=True, exist_ok=True)

@@ -8,10 +8,7 @@ with a ``PlexOnlineToken``; the owned ``plex-token`` secret holds the same token
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,7 @@ from ...secrets import generate_token
 from .. import builders
 from ..charms import load_charm
 from ..fake_plex import PLEX_ADDRESS, FakePlexServer
+from ..scratch import scratch_dir
 
 MODEL = "media"
 APP = "plex-k8s"
@@ -52,8 +50,7 @@ def preferences_xml(token: str | None, **extra: str) -> str:
 
 def config_dir(preferences: str | None) -> tuple[Path, Path]:
     """A temporary ``/config`` source with ``preferences`` (None: no file): (dir, prefs file)."""
-    root = Path(tempfile.mkdtemp(prefix="charmarr-plex-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    root = scratch_dir("charmarr-plex-")
     server_dir = root / "Library" / "Application Support" / "Plex Media Server"
     server_dir.mkdir(parents=True)
     prefs = server_dir / "Preferences.xml"

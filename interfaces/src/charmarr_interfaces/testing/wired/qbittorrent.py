@@ -8,11 +8,7 @@ planned and the service runs; the fake answers at ``localhost:8080``.
 
 from __future__ import annotations
 
-import atexit
 import importlib
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import ops
@@ -25,6 +21,7 @@ from ...vpn_gateway import Gateway
 from .. import builders
 from ..charms import load_charm
 from ..fake_qbittorrent import FakeQBittorrent
+from ..scratch import scratch_dir
 
 MODEL = "media"
 APP = "qbittorrent-k8s"
@@ -84,8 +81,7 @@ def wired_state(network: Any, *, leader: bool = True) -> tuple[testing.State, Fa
     fake.preferences.update(desired.download_changes({}))  # the charm's, already applied
     network.add("localhost:8080", fake)
 
-    config_dir = Path(tempfile.mkdtemp(prefix="charmarr-qbittorrent-"))
-    atexit.register(shutil.rmtree, config_dir, ignore_errors=True)
+    config_dir = scratch_dir("charmarr-qbittorrent-")
     conf_file = config_dir / "qBittorrent" / "config" / "qBittorrent.conf"
     conf_file.parent.mkdir(parents=True)
     conf_file.write_text(config_mod.render("[Preferences]\nWebUI\\Port=8080\n", "admin", password))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ from ops import SecretRotate, pebble, testing
 
 from .. import builders
 from ..fake_sabnzbd import FakeSabnzbd
+from ..scratch import scratch_dir
 
 APP = "sabnzbd-k8s"
 """ops.testing names the application after the charm unless a test says otherwise."""
@@ -84,7 +84,7 @@ def wired_state(
     _charm_src()
     from _sabnzbd import socks5_url
 
-    config_dir = Path(tempfile.mkdtemp(prefix="sabnzbd-config-"))
+    config_dir = scratch_dir("charmarr-sabnzbd-")
     arrs = [
         builders.download_client_from_arr(kind=kind, relation_id=11 + i)  # type: ignore[arg-type]
         for i, kind in enumerate(consumers)
