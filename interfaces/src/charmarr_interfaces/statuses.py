@@ -475,6 +475,19 @@ CATALOGUE: tuple[Status, ...] = (
     Status(W, "waiting for the <container> container", "the container is starting; " + _SELF),
     Status(
         W,
+        "waiting to take ownership of <dir>",
+        "`chown` in the workload container failed before the first start; retried every hook. "
+        "Persisting means the image lacks `chown` or the volume refuses it",
+        "qbittorrent, sabnzbd, radarr, sonarr, prowlarr, plex",
+    ),
+    Status(
+        B,
+        "<app> runs on one unit only; this one stands by, stopped: juju scale-application <app> 1",
+        "the unit is not the leader: its workload is stopped and gets no traffic (see "
+        '"Scaling"); scale back with the command',
+    ),
+    Status(
+        W,
         "waiting for the <container> container (<error>)",
         "the container is starting; " + _SELF,
         "radarr, sonarr, prowlarr",
