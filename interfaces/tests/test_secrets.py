@@ -438,3 +438,28 @@ def test_juju_refusing_the_new_revision_puts_the_old_key_back(ctx, fault):
     assert DummyCharm.applied[-1] == old
     assert _owned(e.value.state).latest_content[API_KEY] == old
     assert _owned(e.value.state)._latest_revision == 1
+
+
+def test_a_new_leader_applies_the_latest_revision_in_its_leader_elected_hook():
+    """A follower elected before the secret-changed of the last revision reached it: its
+    leader-elected hook reads the latest revision, not the one it tracked."""
+    secret = testing.Secret(
+        {API_KEY: "key-of-revision-1"},
+        latest_content={API_KEY: "key-of-revision-2"},
+        owner="app",
+        label=LABEL,
+    )
+    object.__setattr__(secret, "_latest_revision", 2)
+
+    class ElectedCharm(DummyCharm):
+        def __init__(self, framework: ops.Framework):
+            super().__init__(framework)
+            framework.observe(self.on.leader_elected, self._reconcile)
+
+    from dummy_charm import ACTIONS, CONFIG, META
+
+    ctx = testing.Context(ElectedCharm, meta=META, config=CONFIG, actions=ACTIONS)
+    DummyCharm.applied.clear()
+    out = ctx.run(ctx.on.leader_elected(), testing.State(leader=True, secrets=[secret]))
+    assert DummyCharm.applied[0] == "key-of-revision-2"
+    assert _owned(out).tracked_content == {API_KEY: "key-of-revision-2"}

@@ -19,6 +19,7 @@ message names the fixing action and never contains secret content.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import secrets as _random
 import weakref
@@ -293,16 +294,18 @@ class OwnedSecret:
         reads with ``refresh`` so that it follows the leader's rotations instead of the
         revision it saw first. The leader tracks each revision it publishes
         (:meth:`publish`), and a new leader was a follower that refreshed, so its plain read
-        is current. Within one hook the state is read once and kept: after
-        :meth:`publish`, the rest of the hook sees the new content, which Juju's own
-        ``secret-get`` would only show after the hook ends.
+        is current; in its ``leader-elected`` hook it refreshes too, in case the
+        ``secret-changed`` of the last revision is still queued behind it. Within one hook
+        the state is read once and kept: after :meth:`publish`, the rest of the hook sees
+        the new content, which Juju's own ``secret-get`` would only show after the hook
+        ends.
         """
         states = _hook_states(self._charm)
         if self.label in states:
             return states[self.label]
         try:
             secret = self._charm.model.get_secret(label=self.label)
-            if self._charm.unit.is_leader():
+            if self._charm.unit.is_leader() and not _newly_elected():
                 content = secret.get_content()
             else:
                 content = secret.get_content(refresh=True)
@@ -379,6 +382,11 @@ class OwnedSecret:
         if state.revision is not None:
             state.revision += 1
         return state.revision
+
+
+def _newly_elected() -> bool:
+    """Whether this hook is ``leader-elected`` (Juju names the hook in the environment)."""
+    return os.environ.get("JUJU_HOOK_NAME") == "leader-elected"
 
 
 _HOOK_STATES: weakref.WeakKeyDictionary[ops.Model, dict[str, OwnedState]] = (
