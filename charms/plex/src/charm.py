@@ -39,7 +39,7 @@ from charmarr_interfaces.secrets import (
     grant_and_publish_id,
     read_user_secret,
 )
-from charmarr_interfaces.workload import ensure_layer, pull_text, service_url
+from charmarr_interfaces.workload import ensure_layer, pull_text, service_url, take_ownership
 
 logger = logging.getLogger(__name__)
 
@@ -180,22 +180,10 @@ class PlexCharm(ops.CharmBase):
     def _prepare_transcoder(self, container: ops.Container) -> None:
         """What the image's first-run script does for the transcoder, which Pebble skips."""
         container.make_dir(workload.TRANSCODE_DIR, make_parents=True)
-        owner = f"{workload.USER_ID}:{workload.GROUP_ID}"
-        try:
-            container.exec(["chown", owner, workload.TRANSCODE_DIR]).wait()
-        except (ops.pebble.Error, ops.ModelError) as e:
-            logger.warning("could not chown %s: %s", workload.TRANSCODE_DIR, type(e).__name__)
-        current = pull_text(container, workload.PREFERENCES)
-        prefs = Preferences.parse(current)
+        take_ownership(container, workload.TRANSCODE_DIR, workload.USER_ID, workload.GROUP_ID)
+        prefs = Preferences.parse(pull_text(container, workload.PREFERENCES))
         if prefs.ensure_transcoder_temp(workload.TRANSCODE_DIR):
-            container.push(
-                workload.PREFERENCES,
-                prefs.render(),
-                make_dirs=True,
-                user_id=workload.USER_ID,
-                group_id=workload.GROUP_ID,
-                permissions=0o600,
-            )
+            _push_preferences(container, prefs)
 
     def _identity(self, container: ops.Container, *, just_started: bool) -> api.Identity:
         """The server's identity; starts a stopped service when nothing answers.
@@ -288,14 +276,7 @@ class PlexCharm(ops.CharmBase):
                 if not fresh.attributes.get(key):
                     fresh.attributes[key] = prefs.attributes[key]
             fresh.attributes["PlexOnlineToken"] = server_token
-            container.push(
-                workload.PREFERENCES,
-                fresh.render(),
-                make_dirs=True,
-                user_id=workload.USER_ID,
-                group_id=workload.GROUP_ID,
-                permissions=0o600,
-            )
+            _push_preferences(container, fresh)
         finally:
             container.start(workload.SERVICE)
         return fresh
@@ -322,6 +303,18 @@ class PlexCharm(ops.CharmBase):
 
                 data = MediaServerProviderData(url=url, token_secret_id=secret_id)
                 self.media_server.publish(relation, data)
+
+
+def _push_preferences(container: ops.Container, prefs: Preferences) -> None:
+    """Write Preferences.xml as Plex keeps it: the plex user's, readable by it alone."""
+    container.push(
+        workload.PREFERENCES,
+        prefs.render(),
+        make_dirs=True,
+        user_id=workload.USER_ID,
+        group_id=workload.GROUP_ID,
+        permissions=0o600,
+    )
 
 
 if __name__ == "__main__":  # pragma: nocover
