@@ -401,9 +401,8 @@ def test_the_rest_of_a_rotating_hook_applies_the_new_key(ctx):
     assert ctx.action_results["revision"] == _owned(after)._latest_revision == 2
 
 
-def test_a_follower_applies_each_revision_its_leader_publishes(ctx, hook_tools):
-    """Units of the owner track revisions like consumers (Juju >= 3.1.7): a non-leader
-    reads the latest with refresh, and tracks it from then on."""
+def _tracking_revision_1_of_2() -> testing.Secret:
+    """The app's own secret at revision 2, while this unit still tracks revision 1."""
     secret = testing.Secret(
         {API_KEY: "key-of-revision-1"},
         latest_content={API_KEY: "key-of-revision-2"},
@@ -411,6 +410,13 @@ def test_a_follower_applies_each_revision_its_leader_publishes(ctx, hook_tools):
         label=LABEL,
     )
     object.__setattr__(secret, "_latest_revision", 2)
+    return secret
+
+
+def test_a_follower_applies_each_revision_its_leader_publishes(ctx, hook_tools):
+    """Units of the owner track revisions like consumers (Juju >= 3.1.7): a non-leader
+    reads the latest with refresh, and tracks it from then on."""
+    secret = _tracking_revision_1_of_2()
     DummyCharm.applied.clear()
     out = ctx.run(ctx.on.update_status(), testing.State(leader=False, secrets=[secret]))
     assert DummyCharm.applied == ["key-of-revision-2"]
@@ -443,13 +449,7 @@ def test_juju_refusing_the_new_revision_puts_the_old_key_back(ctx, fault):
 def test_a_new_leader_applies_the_latest_revision_in_its_leader_elected_hook():
     """A follower elected before the secret-changed of the last revision reached it: its
     leader-elected hook reads the latest revision, not the one it tracked."""
-    secret = testing.Secret(
-        {API_KEY: "key-of-revision-1"},
-        latest_content={API_KEY: "key-of-revision-2"},
-        owner="app",
-        label=LABEL,
-    )
-    object.__setattr__(secret, "_latest_revision", 2)
+    secret = _tracking_revision_1_of_2()
 
     class ElectedCharm(DummyCharm):
         def __init__(self, framework: ops.Framework):
