@@ -143,6 +143,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         factory.getbasetemp()
     _TEMP.update(previous=tempfile.tempdir, env=os.environ.get("TMPDIR"))
     _TEMP["root"] = tempfile.mkdtemp(prefix="charmarr-test-session-")
+    # It stands in for /tmp: the real-daemon tests run the workloads as their image's user
+    # (uid 1000) on folders in it, so it must be traversable as /tmp is (sticky, 1777).
+    os.chmod(_TEMP["root"], 0o1777)  # noqa: S103 - a /tmp stand-in, sticky as /tmp is
     tempfile.tempdir = os.environ["TMPDIR"] = _TEMP["root"]
 
 
