@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 LEAKY = """
 import tempfile
 
@@ -21,7 +23,8 @@ def test_leaves_a_directory_behind():
 """
 
 
-def test_a_directory_left_in_the_temp_folder_fails_the_run(tmp_path):
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_directory_left_in_the_temp_folder_fails_the_run(tmp_path, workers):
     (tmp_path / "test_leaky.py").write_text(LEAKY)
     result = subprocess.run(
         [
@@ -33,6 +36,7 @@ def test_a_directory_left_in_the_temp_folder_fails_the_run(tmp_path):
             "no:cacheprovider",
             "-p",
             "charmarr_interfaces.testing.pytest_plugin",
+            *workers,
             "test_leaky.py",
         ],
         cwd=tmp_path,

@@ -175,21 +175,32 @@ def _left_in_temp() -> list[str]:
     return left
 
 
+_FROM_WORKERS: list[list[Any]] = []
+"""Problems the pytest-xdist workers found at their session's end (on the controller)."""
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run on a status the guide does not explain, or on a leftover temp entry.
 
-    A status counts at its level: the catalogue's entry must have the same one.
+    A status counts at its level: the catalogue's entry must have the same one. Under
+    pytest-xdist each worker checks what it saw and hands its problems to the controller
+    (``workeroutput``), which reports them and fails the run.
     """
-    problems: list[tuple[str, list[str]]] = []
+    problems: list[list[Any]] = []
     missing = unexplained_statuses(SEEN_STATUSES)
     if missing:
         lines = [f"{level}: {message}" for level, message in missing]
         lines.append("add them to charmarr_interfaces/statuses.py (and README.md's table)")
-        problems.append(("statuses the guide does not explain", lines))
+        problems.append(["statuses the guide does not explain", lines])
     left = _left_in_temp()
     if left:
         lines = [*left, "remove them in the test, or make them with testing.scratch"]
-        problems.append(("left in the temp folder by the tests", lines))
+        problems.append(["left in the temp folder by the tests", lines])
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["charmarr_problems"] = problems
+        return
+    problems += _FROM_WORKERS
     if not problems:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
@@ -199,6 +210,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             for line in lines:
                 reporter.write_line(line)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist: keep what a finished worker found for the controller's report."""
+    _FROM_WORKERS.extend(getattr(node, "workeroutput", {}).get("charmarr_problems", []))
 
 
 def _guard(original: Callable[..., Any]) -> Callable[..., Any]:
