@@ -41,7 +41,7 @@ from charmarr_interfaces.testing.charms import context, load_charm
 from charmarr_interfaces.testing.fake_qbittorrent import FakeQBittorrent
 from charmarr_interfaces.testing.fakes import FakeNetwork
 from charmarr_interfaces.testing.pod import PodReplay, root_owned_volume
-from charmarr_interfaces.testing.pytest_plugin import require_daemon, require_version
+from charmarr_interfaces.testing.pytest_plugin import daemon_at_image_line
 from charmarr_interfaces.testing.torrents import add_like_arr, make_torrent, save_path_of
 from charmarr_interfaces.vpn_gateway import Gateway
 
@@ -53,7 +53,6 @@ from _qbittorrent.api import (  # noqa: E402
     QBittorrentClient,
     change_password,
     confirm_password,
-    parse_version,
     wait_until_answering,
 )
 
@@ -151,13 +150,7 @@ IMAGE_LINE = (5, 1)
 
 @pytest.fixture(scope="module")
 def binary() -> str:
-    path = require_daemon("CHARMARR_QBITTORRENT_NOX", "qbittorrent-nox")
-    out = subprocess.run(
-        [path, "--version"], check=False, capture_output=True, text=True, timeout=30
-    ).stdout
-    version = parse_version(out.strip().rsplit(" ", 1)[-1]) or (0, 0, 0)
-    require_version("qbittorrent-nox", version, IMAGE_LINE)
-    return path
+    return daemon_at_image_line("CHARMARR_QBITTORRENT_NOX", "qbittorrent-nox", IMAGE_LINE)
 
 
 @pytest.fixture

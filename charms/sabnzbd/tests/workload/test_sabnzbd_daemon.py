@@ -30,7 +30,6 @@ and kills the daemon at the end.
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import time
@@ -46,7 +45,7 @@ from charmarr_interfaces.testing.charms import context, load_charm
 from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
 from charmarr_interfaces.testing.fakes import FakeNetwork
 from charmarr_interfaces.testing.pod import PodReplay, root_owned_volume
-from charmarr_interfaces.testing.pytest_plugin import require_daemon, require_version
+from charmarr_interfaces.testing.pytest_plugin import daemon_at_image_line
 
 load_charm("sabnzbd")
 
@@ -140,14 +139,7 @@ IMAGE_LINE = (4, 5)
 
 @pytest.fixture(scope="module")
 def binary() -> str:
-    path = require_daemon("CHARMARR_SABNZBD", "sabnzbdplus")
-    out = subprocess.run(
-        [path, "--version"], check=False, capture_output=True, text=True, timeout=60
-    ).stdout
-    found = re.search(r"(\d+)\.(\d+)\.(\d+)", out)
-    version = tuple(int(p) for p in found.groups()) if found else (0, 0, 0)
-    require_version("sabnzbdplus", version, IMAGE_LINE)
-    return path
+    return daemon_at_image_line("CHARMARR_SABNZBD", "sabnzbdplus", IMAGE_LINE)
 
 
 @pytest.fixture

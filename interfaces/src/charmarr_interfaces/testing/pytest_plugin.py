@@ -383,6 +383,25 @@ def require_version(name: str, version: tuple[int, ...], minimum: tuple[int, ...
         pytest.fail(f"{name} {'.'.join(map(str, version))} is older than the image's {wanted}")
 
 
+def daemon_at_image_line(env: str, name: str, image_line: tuple[int, ...]) -> str:
+    """The daemon a real-workload test runs (:func:`require_daemon`), at the image's line.
+
+    Its version is the first ``X.Y.Z`` its ``--version`` prints (:func:`require_version`).
+    """
+    import re
+    import subprocess
+
+    path = require_daemon(env, name)
+    out = subprocess.run(
+        [path, "--version"], check=False, capture_output=True, text=True, timeout=60
+    ).stdout
+    found = re.search(r"(\d+)\.(\d+)\.(\d+)", out)
+    require_version(
+        name, tuple(int(p) for p in found.groups()) if found else (0, 0, 0), image_line
+    )
+    return path
+
+
 SECRET_MANAGEMENT_TOOLS = frozenset(
     {
         "secret-add",
