@@ -33,11 +33,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from ops import testing
 
 from charmarr_interfaces.http import use_transport
 from charmarr_interfaces.secrets import CharmarrError, generate_token
-from charmarr_interfaces.testing.charms import context, load_charm
+from charmarr_interfaces.testing.charms import load_charm
 from charmarr_interfaces.testing.fake_qbittorrent import FakeQBittorrent
 from charmarr_interfaces.testing.fakes import FakeNetwork
 from charmarr_interfaces.testing.pod import PodReplay, root_owned_volume
@@ -391,23 +390,7 @@ def test_qbittorrent_starts_on_a_root_owned_config_after_the_charms_first_hook(
     """The charm's first hook, replayed on a fresh root-owned volume; then the layer runs it."""
     with root_owned_volume("charmarr-qbittorrent-") as volume:
         pod = PodReplay(volume, monkeypatch)
-        ctx = context("qbittorrent")
-        container = testing.Container(
-            "qbittorrent",
-            can_connect=True,
-            mounts={"config": testing.Mount(location="/config", source=volume)},
-            execs={testing.Exec(["chown"])},
-        )
-        state = testing.State(
-            leader=True,
-            model=testing.Model(name="media"),
-            config={"require-vpn": False},
-            containers=[container],
-            storages=[testing.Storage("config")],
-        )
-        with use_transport(FakeNetwork()):
-            out = ctx.run(ctx.on.pebble_ready(container), state)
-        pod.replay(e.command for e in ctx.exec_history.get("qbittorrent", []))
+        out = pod.first_hook("qbittorrent", "qbittorrent", **{"require-vpn": False})
         password = next(
             s for s in out.secrets if s.label == "qbittorrent-credentials"
         ).latest_content["password"]
@@ -425,19 +408,8 @@ def test_qbittorrent_starts_on_a_root_owned_config_after_the_charms_first_hook(
         assert argv[0] == "/usr/bin/qbittorrent-nox"
         args = [pod.local(a.replace("=/config", f"={volume}")) for a in argv[1:]]
         args = [f"--webui-port={daemon.port}" if a.startswith("--webui-port") else a for a in args]
-        env = {k: pod.local(v) for k, v in service.environment.items()}
         log = volume.parent / "stdout.log"
-        with log.open("wb") as out_file:
-            process = subprocess.Popen(
-                [binary, *args],
-                stdin=subprocess.DEVNULL,
-                stdout=out_file,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **env},
-                user=service.user_id,
-                group=service.group_id,
-                extra_groups=[],
-            )
+        process = pod.start(binary, args, service, log)
         try:
             if not wait_until_answering(daemon.url, START_TIMEOUT):
                 pytest.fail(f"qbittorrent-nox did not answer: {log.read_text(errors='replace')}")

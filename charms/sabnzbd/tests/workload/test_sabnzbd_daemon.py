@@ -37,11 +37,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ops import testing
 
 from charmarr_interfaces.http import WorkloadUnreachableError, use_transport
 from charmarr_interfaces.secrets import generate_token
-from charmarr_interfaces.testing.charms import context, load_charm
+from charmarr_interfaces.testing.charms import load_charm
 from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
 from charmarr_interfaces.testing.fakes import FakeNetwork
 from charmarr_interfaces.testing.pod import PodReplay, root_owned_volume
@@ -322,23 +321,7 @@ def test_sabnzbd_starts_on_a_root_owned_config_after_the_charms_first_hook(
     binary: str, root_owned_config: Path, monkeypatch: pytest.MonkeyPatch
 ):
     pod = PodReplay(root_owned_config, monkeypatch)
-    ctx = context("sabnzbd")
-    container = testing.Container(
-        "sabnzbd",
-        can_connect=True,
-        mounts={"config": testing.Mount(location="/config", source=root_owned_config)},
-        execs={testing.Exec(["chown"])},
-    )
-    state = testing.State(
-        leader=True,
-        model=testing.Model(name=MODEL),
-        config={"require-vpn": False},
-        containers=[container],
-        storages=[testing.Storage("config")],
-    )
-    with use_transport(FakeNetwork()):
-        out = ctx.run(ctx.on.pebble_ready(container), state)
-    pod.replay([e.command for e in ctx.exec_history.get("sabnzbd", [])])
+    out = pod.first_hook("sabnzbd", "sabnzbd", **{"require-vpn": False})
 
     # Start SABnzbd as the layer says: its user, its environment, its arguments (here on
     # loopback and with Debian's sabnzbdplus for the image's /app/sabnzbd/SABnzbd.py).
@@ -346,20 +329,11 @@ def test_sabnzbd_starts_on_a_root_owned_config_after_the_charms_first_hook(
     argv = service.command.split()
     script = argv.index("/app/sabnzbd/SABnzbd.py")
     args = [pod.local(a) for a in argv[script + 1 :]]
-    env = {k: pod.local(v) for k, v in service.environment.items() if k != "PATH"}
     port = _free_port()
     args[args.index("--server") + 1] = f"127.0.0.1:{port}"
     log = root_owned_config.parent / "stdout.log"
-    with log.open("wb") as out_file:
-        process = subprocess.Popen(
-            [binary, *args],
-            stdout=out_file,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **env},
-            user=service.user_id,
-            group=service.group_id,
-            extra_groups=[],
-        )
+    # The image's PATH leads to /lsiopy; here Debian's sabnzbdplus brings its own Python.
+    process = pod.start(binary, args, service, log, PATH=os.environ["PATH"])
     try:
         client = SabnzbdClient(f"http://127.0.0.1:{port}", timeout=2.0)
         for _ in range(int(START_TIMEOUT / 0.2)):

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import ops
 import pytest
@@ -84,3 +85,55 @@ class PodReplay:
                 if parent in self.existing or self.volume not in parent.parents:
                     break
                 os.chown(parent, user, gid)
+
+    def first_hook(self, charm: str, container: str, **config: Any) -> Any:
+        """Run ``charm``'s first ``pebble-ready`` on the volume, then replay it: the output state.
+
+        The leader of a fresh deployment in model ``media``, nothing related, no workload
+        answering; ``config`` is the charm's options.
+        """
+        from ops import testing
+
+        from ..http import use_transport
+        from .charms import context
+        from .fakes import FakeNetwork
+
+        ctx = context(charm)
+        box = testing.Container(
+            container,
+            can_connect=True,
+            mounts={"config": testing.Mount(location=self.location, source=self.volume)},
+            execs={testing.Exec(["chown"])},
+        )
+        state = testing.State(
+            leader=True,
+            model=testing.Model(name="media"),
+            config=config,
+            containers=[box],
+            storages=[testing.Storage("config")],
+        )
+        with use_transport(FakeNetwork()):
+            out = ctx.run(ctx.on.pebble_ready(box), state)
+        self.replay(e.command for e in ctx.exec_history.get(container, []))
+        return out
+
+    def start(
+        self, binary: str, args: list[str], service: Any, log: Path, **env: str
+    ) -> subprocess.Popen[bytes]:
+        """Start ``binary`` as the Pebble ``service`` would, its output to ``log``.
+
+        As the service's user and group, with its environment (paths in the volume moved
+        here, ``env`` on top).
+        """
+        environment = {k: self.local(v) for k, v in service.environment.items()}
+        with log.open("wb") as out:
+            return subprocess.Popen(
+                [binary, *args],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **environment, **env},
+                user=service.user_id,
+                group=service.group_id,
+                extra_groups=[],
+            )
