@@ -25,9 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
 import stage  # noqa: E402
-
-from charmarr_interfaces.testing.charms import charm_dirs  # noqa: E402
-from charmarr_interfaces.testing.cost import measure  # noqa: E402
+from charms_under_test import charm_dirs  # noqa: E402
+from hook_cost import measure  # noqa: E402
 
 _TIMER = (
     "import sys, time; sys.path[:0] = sys.argv[2].split(':'); t = time.perf_counter(); "

@@ -2,7 +2,11 @@
 
 ``charmcraft pack`` sees only the charm's directory, so for each charm this writes:
 
-- ``lib/charmarr_interfaces/``: the shared package (without its ``testing`` helpers);
+- ``lib/charmarr_*/``: the modules of the shared packages (``charmarr_interfaces``,
+  ``charmarr_common``, ``charmarr_servarr``) that the charm's code imports, directly or
+  through each other, and nothing else (never the test kit, which is its own
+  development-only distribution); an interface subpackage is staged whole, because its
+  databag models are imported by name on first use;
 - ``requirements.txt``: the charm's third-party runtime dependencies, exported from the
   workspace's single ``uv.lock`` (so the packed charm gets exactly the tested versions).
 
@@ -21,7 +25,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT / "interfaces" / "src" / "charmarr_interfaces"
+SHARED = {
+    "charmarr_interfaces": ROOT / "interfaces" / "src" / "charmarr_interfaces",
+    "charmarr_common": ROOT / "common" / "src" / "charmarr_common",
+    "charmarr_servarr": ROOT / "servarr" / "src" / "charmarr_servarr",
+}
+"""The shared runtime packages a charm may import, by import name."""
 
 
 def uv_binary() -> str:
@@ -65,8 +74,67 @@ def requirements(charm: str) -> str:
     return "".join(line + "\n" for line in out.splitlines() if line and not line.startswith("-e"))
 
 
+def _module_file(module: str) -> Path | None:
+    """The source file of a shared module (``charmarr_common.http``), or None."""
+    package, _, rest = module.partition(".")
+    if package not in SHARED:
+        return None
+    base = SHARED[package].joinpath(*rest.split(".")) if rest else SHARED[package]
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """Every module ``path`` imports (anywhere in it, lazy imports included), absolute."""
+    import ast
+
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = module.split(".")
+                parts = parts if is_package else parts[:-1]
+                parts = parts[: len(parts) - node.level + 1]
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+            else:
+                base = node.module or ""
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def shared_modules(charm: str) -> set[Path]:
+    """The shared packages' files ``charm``'s source needs, by following its imports."""
+    todo = [(f, "") for f in (ROOT / "charms" / charm / "src").rglob("*.py")]
+    seen: set[Path] = set()
+    while todo:
+        path, module = todo.pop()
+        for name in _imports(path, module):
+            parts = name.split(".")
+            # a module's parent packages run first; an interface subpackage ships whole
+            for depth in range(1, len(parts) + 1):
+                prefix = ".".join(parts[:depth])
+                found = _module_file(prefix)
+                if found is None or found in seen:
+                    continue
+                seen.add(found)
+                todo.append((found, prefix))
+                if found.name == "__init__.py" and depth > 1:
+                    for sibling in found.parent.glob("*.py"):
+                        if sibling not in seen:
+                            sub = f"{prefix}.{sibling.stem}"
+                            todo.append((sibling, sub))
+                            seen.add(sibling)
+    return seen
+
+
 def stage(charm: str, into: Path | None = None) -> Path:
-    """Write ``lib/charmarr_interfaces`` and ``requirements.txt`` for ``charm``.
+    """Write ``lib/charmarr_*`` (what the charm imports) and ``requirements.txt`` for ``charm``.
 
     Into the charm's own directory by default (what ``charmcraft pack`` reads), or into a
     copy of it at ``into`` (what the artifact tests measure).
@@ -75,9 +143,17 @@ def stage(charm: str, into: Path | None = None) -> Path:
     if into is not None:
         shutil.copytree(charm_dir / "src", into / "src", dirs_exist_ok=True)
         charm_dir = into
-    target = charm_dir / "lib" / "charmarr_interfaces"
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(SHARED, target, ignore=shutil.ignore_patterns("testing", "__pycache__"))
+    lib = charm_dir / "lib"
+    for package in SHARED:
+        shutil.rmtree(lib / package, ignore_errors=True)
+    for source in sorted(shared_modules(charm)):
+        package = next(name for name, root in SHARED.items() if root in source.parents)
+        target = lib / package / source.relative_to(SHARED[package])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        readme = source.parent / "README.md"
+        if readme.is_file() and not (target.parent / "README.md").exists():
+            shutil.copy2(readme, target.parent / "README.md")
     (charm_dir / "requirements.txt").write_text(requirements(charm))
     return charm_dir
 

@@ -1,14 +1,3 @@
-"""Fixtures for the interfaces package's tests."""
+"""Fixtures for the contract's tests: ``ctx`` runs the dummy charm (common/tests)."""
 
-from __future__ import annotations
-
-import pytest
-from dummy_charm import ACTIONS, CONFIG, META, DummyCharm
-from ops import testing
-
-
-@pytest.fixture
-def ctx() -> testing.Context[DummyCharm]:
-    DummyCharm.workload_keys = []
-    DummyCharm.refuse_rotation = False
-    return testing.Context(DummyCharm, meta=META, config=CONFIG, actions=ACTIONS)
+from dummy_charm import ctx  # noqa: F401 (a fixture)

@@ -11,13 +11,9 @@ from hypothesis import strategies as st
 from ops import testing
 
 from charmarr_interfaces import download_client, media_indexer, media_server, vpn_gateway
-from charmarr_interfaces.relation import (
-    AppData,
-    InvalidRelationData,
-    encode_app_data,
-    parse_app_data,
-)
-from charmarr_interfaces.testing import builders
+from charmarr_interfaces._databag import AppData
+from charmarr_interfaces.endpoint import InvalidRelationData, encode_app_data, parse_app_data
+from charmarr_testing import builders
 
 GOOD_ID = "secret:cektar2jffvo4pjxkoxa"
 LONG_ID = "secret://0b3a1e4e-59d5-4b8a-8f2c-5c3a7b0a1d2e/cektar2jffvo4pjxkoxa"

@@ -9,9 +9,10 @@ import pytest
 from dummy_charm import LABEL, DummyCharm
 from ops import testing
 
-from charmarr_interfaces import secrets
+from charmarr_common import errors, rotation
+from charmarr_interfaces import secret_ids
 from charmarr_interfaces.media_indexer import API_KEY
-from charmarr_interfaces.testing import builders
+from charmarr_testing import builders
 
 
 def _owned(state: testing.State) -> testing.Secret:
@@ -21,12 +22,12 @@ def _owned(state: testing.State) -> testing.Secret:
 # --- rotation-interval ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", list(secrets.ROTATION_INTERVALS))
+@pytest.mark.parametrize("value", list(rotation.ROTATION_INTERVALS))
 def test_every_rotation_value_becomes_the_secret_policy(ctx, value):
     out = ctx.run(
         ctx.on.config_changed(), testing.State(leader=True, config={"rotation-interval": value})
     )
-    assert _owned(out).rotate == secrets.ROTATION_INTERVALS[value]
+    assert _owned(out).rotate == rotation.ROTATION_INTERVALS[value]
     assert out.unit_status == testing.ActiveStatus()
 
 
@@ -47,13 +48,13 @@ def test_an_invalid_rotation_value_blocks_naming_the_option_and_values(ctx, valu
     assert isinstance(out.unit_status, testing.BlockedStatus)
     message = out.unit_status.message
     assert "rotation-interval" in message
-    for accepted in secrets.ROTATION_INTERVALS:
+    for accepted in rotation.ROTATION_INTERVALS:
         assert accepted in message
 
 
 def test_parse_rotation_interval_rejects_non_strings():
-    with pytest.raises(secrets.InvalidConfigError):
-        secrets.parse_rotation_interval(3)
+    with pytest.raises(errors.InvalidConfigError):
+        rotation.parse_rotation_interval(3)
 
 
 # --- owned secrets ------------------------------------------------------------------------------
@@ -188,7 +189,7 @@ def test_secret_remove_of_a_foreign_label_is_ignored(ctx):
 
 def test_rotate_now_refuses_labels_it_does_not_own(ctx):
     with ctx(ctx.on.update_status(), testing.State(leader=True)) as mgr:
-        with pytest.raises(secrets.CharmarrError):
+        with pytest.raises(errors.CharmarrError):
             mgr.charm.rotation.rotate_now("not-ours")
 
 
@@ -204,13 +205,13 @@ def test_consumer_reads_the_tracked_revision_until_secret_changed(ctx):
     )
     state = testing.State(leader=True, relations=[remote.relation], secrets=[secret])
     with ctx(ctx.on.update_status(), state) as mgr:
-        content = secrets.read_consumed_secret(
+        content = secret_ids.read_consumed_secret(
             mgr.charm.model, secret.id, [API_KEY], source="prowlarr"
         )
         assert content[API_KEY] == "old-key-0123456789"
         mgr.run()
     with ctx(ctx.on.secret_changed(secret), state) as mgr:
-        content = secrets.read_consumed_secret(
+        content = secret_ids.read_consumed_secret(
             mgr.charm.model, secret.id, [API_KEY], source="prowlarr", refresh=True
         )
         assert content[API_KEY] == "new-key-0123456789"
@@ -255,8 +256,8 @@ def test_consumed_missing_key_is_its_own_status(ctx):
 )
 def test_consumed_malformed_id_is_typed(ctx, bad):
     with ctx(ctx.on.update_status(), testing.State(leader=True)) as mgr:
-        with pytest.raises(secrets.MalformedSecretIdError) as e:
-            secrets.read_consumed_secret(mgr.charm.model, bad, [API_KEY], source="prowlarr")
+        with pytest.raises(secret_ids.MalformedSecretIdError) as e:
+            secret_ids.read_consumed_secret(mgr.charm.model, bad, [API_KEY], source="prowlarr")
     assert "malformed secret ID" in e.value.message
 
 
@@ -269,19 +270,19 @@ def test_model_error_saying_not_found_is_not_found(ctx, monkeypatch):
     with ctx(ctx.on.update_status(), testing.State(leader=True)) as mgr:
         with monkeypatch.context() as patch:
             patch.setattr(_MockModelBackend, "secret_get", boom)
-            with pytest.raises(secrets.SecretNotFoundError):
-                secrets.read_consumed_secret(
+            with pytest.raises(secret_ids.SecretNotFoundError):
+                secret_ids.read_consumed_secret(
                     mgr.charm.model, "secret:" + "a" * 20, [API_KEY], source="x"
                 )
 
 
 def test_both_secret_uri_forms_are_accepted():
-    assert secrets.is_secret_uri("secret:cektar2jffvo4pjxkoxa")
-    assert secrets.is_secret_uri(
+    assert secret_ids.is_secret_uri("secret:cektar2jffvo4pjxkoxa")
+    assert secret_ids.is_secret_uri(
         "secret://0b3a1e4e-59d5-4b8a-8f2c-5c3a7b0a1d2e/cektar2jffvo4pjxkoxa"
     )
-    assert not secrets.is_secret_uri("secret://model/cektar2jffvo4pjxkoxa")
-    assert not secrets.is_secret_uri(None)
+    assert not secret_ids.is_secret_uri("secret://model/cektar2jffvo4pjxkoxa")
+    assert not secret_ids.is_secret_uri(None)
 
 
 # --- user secrets -------------------------------------------------------------------------------
@@ -289,8 +290,8 @@ def test_both_secret_uri_forms_are_accepted():
 
 def test_user_secret_unset_option_gives_the_three_commands(ctx):
     with ctx(ctx.on.update_status(), testing.State(leader=True)) as mgr:
-        with pytest.raises(secrets.SecretError) as e:
-            secrets.read_user_secret(mgr.charm, "token-secret", ["token"], example="token=<t>")
+        with pytest.raises(secret_ids.SecretError) as e:
+            secret_ids.read_user_secret(mgr.charm, "token-secret", ["token"], example="token=<t>")
     assert e.value.message == (
         "token-secret unset: juju add-secret dummy-token-secret token=<t>; "
         "juju grant-secret dummy-token-secret dummy; "
@@ -322,7 +323,7 @@ def test_user_secret_not_granted_names_the_exact_command(ctx, ungranted):
 def test_user_secret_granted_later_is_picked_up_on_update_status(ctx):
     user = testing.Secret({"token": "user-token-value"})
     state = testing.State(leader=True, secrets=[user], config={"token-secret": user.id})
-    from charmarr_interfaces.testing.pytest_plugin import ungranted_secrets
+    from charmarr_testing.pytest_plugin import ungranted_secrets
 
     with ungranted_secrets(user.id):
         blocked = ctx.run(ctx.on.config_changed(), state)
@@ -357,8 +358,8 @@ def test_user_secret_option_holding_garbage(ctx, monkeypatch):
     # Juju validates secret-typed options, so this is defence in depth only.
     with ctx(ctx.on.update_status(), testing.State(leader=True)) as mgr:
         monkeypatch.setitem(mgr.charm.config._data, "token-secret", "my-token")
-        with pytest.raises(secrets.MalformedSecretIdError) as e:
-            secrets.read_user_secret(mgr.charm, "token-secret", ["token"], example="")
+        with pytest.raises(secret_ids.MalformedSecretIdError) as e:
+            secret_ids.read_user_secret(mgr.charm, "token-secret", ["token"], example="")
         monkeypatch.delitem(mgr.charm.config._data, "token-secret")
     assert e.value.message == (
         "token-secret is not a secret URI: set it to the URI juju add-secret printed"
@@ -371,9 +372,9 @@ def test_user_secret_update_is_read_at_once(ctx):
     )
     state = testing.State(leader=True, secrets=[user], config={"token-secret": user.id})
     with ctx(ctx.on.secret_changed(user), state) as mgr:
-        content = secrets.read_user_secret(mgr.charm, "token-secret", ["token"], example="")
+        content = secret_ids.read_user_secret(mgr.charm, "token-secret", ["token"], example="")
         assert content["token"] == "first-value-123"  # what this unit tracks
-        content = secrets.read_user_secret(
+        content = secret_ids.read_user_secret(
             mgr.charm, "token-secret", ["token"], example="", refresh=True
         )
         assert content["token"] == "second-value-456"
@@ -381,9 +382,9 @@ def test_user_secret_update_is_read_at_once(ctx):
 
 
 def test_errors_carry_their_status_type():
-    assert isinstance(secrets.WaitingError("x").status, ops.WaitingStatus)
-    assert isinstance(secrets.CharmarrError("x").status, ops.BlockedStatus)
-    assert secrets.CharmarrError("x").status.message == "x"
+    assert isinstance(errors.WaitingError("x").status, ops.WaitingStatus)
+    assert isinstance(errors.CharmarrError("x").status, ops.BlockedStatus)
+    assert errors.CharmarrError("x").status.message == "x"
 
 
 # --- Juju's in-hook semantics: what a rotating hook and a follower see -----------------------
@@ -426,8 +427,8 @@ def test_a_follower_applies_each_revision_its_leader_publishes(ctx, hook_tools):
 
 @pytest.mark.parametrize("fault", ["leadership lost", "secret removed"])
 def test_juju_refusing_the_new_revision_puts_the_old_key_back(ctx, fault):
-    from charmarr_interfaces.testing.faults import before_hook_tool
-    from charmarr_interfaces.testing.juju_semantics import leadership
+    from charmarr_testing.faults import before_hook_tool
+    from charmarr_testing.juju_semantics import leadership
 
     out = ctx.run(ctx.on.config_changed(), testing.State(leader=True))
     old = _owned(out).latest_content[API_KEY]

@@ -8,9 +8,10 @@ import pydantic
 import pytest
 from hypothesis import given, settings
 
-from charmarr_interfaces import databags
-from charmarr_interfaces.testing.hostile import KNOWN_CASES, hostile_urls
+from charmarr_interfaces.media_server.models import MediaServerProviderData
 from charmarr_interfaces.urls import SOCKS5_SCHEMES, url_problem
+from charmarr_interfaces.vpn_gateway.models import VpnGatewayProviderData
+from charmarr_testing.hostile import KNOWN_CASES, hostile_urls
 
 SECRET = "secret:cektar2jffvo4pjxkoxa"
 
@@ -56,7 +57,7 @@ def test_unusable_urls_say_why(url, reason):
 @given(url=hostile_urls())
 def test_an_http_url_the_model_accepts_is_one_the_transport_can_use(url):
     try:
-        data = databags.MediaServerProviderData(url=url, token_secret_id=SECRET)
+        data = MediaServerProviderData(url=url, token_secret_id=SECRET)
     except pydantic.ValidationError:
         assert url_problem(url) is not None
         return
@@ -76,7 +77,7 @@ def test_socks5_proxy_url_is_checked_too(url):
         "control_secret_id": SECRET,
     }
     try:
-        data = databags.VpnGatewayProviderData(socks5_proxy_url=url, **fields)
+        data = VpnGatewayProviderData(socks5_proxy_url=url, **fields)
     except pydantic.ValidationError:
         return
     assert url_problem(data.socks5_proxy_url, SOCKS5_SCHEMES) is None
@@ -93,5 +94,5 @@ def test_public_ip_must_be_an_address(ip):
         "control_secret_id": SECRET,
     }
     with pytest.raises(pydantic.ValidationError, match="not an IP address"):
-        databags.VpnGatewayProviderData(public_ip=ip, **fields)
-    assert databags.VpnGatewayProviderData(public_ip="2001:db8::1", **fields).public_ip
+        VpnGatewayProviderData(public_ip=ip, **fields)
+    assert VpnGatewayProviderData(public_ip="2001:db8::1", **fields).public_ip

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from charmarr_interfaces.testing.charms import repo_root
+from charms_under_test import repo_root
 
 SCRIPT = repo_root() / "tools" / "pack_prereqs.py"
 

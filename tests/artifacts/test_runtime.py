@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from charmarr_interfaces.testing.charms import charm_dirs
+from charms_under_test import charm_dirs
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -23,7 +22,7 @@ import stage  # noqa: E402
 
 MAX_BYTES = 35 * 1024 * 1024
 """Issue budget for a charm's runtime dependencies (the per-hook budget is lower: see bench)."""
-FORBIDDEN = ("juju", "kubernetes", "lightkube", "jinja2", "httpx", "charmarr_interfaces/testing")
+FORBIDDEN = ("juju", "kubernetes", "lightkube", "jinja2", "httpx", "charmarr_testing")
 
 
 @pytest.fixture(scope="module", params=sorted(charm_dirs()))

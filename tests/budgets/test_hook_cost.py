@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-
-from charmarr_interfaces.testing.charms import charm_dirs
-from charmarr_interfaces.testing.cost import measure
+from charms_under_test import charm_dirs
+from hook_cost import measure
 
 MAX_HOOK_TOOLS = 20
 MAX_PEBBLE_CALLS = 3

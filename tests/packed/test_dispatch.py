@@ -26,8 +26,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from charmarr_interfaces.testing.charms import charm_dirs, repo_root
+from charms_under_test import charm_dirs, repo_root
 
 HERE = Path(__file__).resolve().parent
 ROOT = repo_root(HERE)

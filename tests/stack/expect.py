@@ -21,10 +21,10 @@ from harness import (
     unit_ready,
 )
 
-from charmarr_interfaces import standby
-from charmarr_interfaces.cleanup import managed_name
-from charmarr_interfaces.http import HttpClient
-from charmarr_interfaces.servarr import MEDIA_MANAGERS, RADARR, SONARR, field_values
+from charmarr_common import standby
+from charmarr_common.cleanup import managed_name
+from charmarr_common.http import HttpClient
+from charmarr_servarr.api import MEDIA_MANAGERS, RADARR, SONARR, field_values
 
 SERVARR = ("prowlarr", "radarr", "sonarr")
 MANAGERS = ("radarr", "sonarr")

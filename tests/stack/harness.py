@@ -55,30 +55,27 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import gluetun_wired as wired_gluetun
 import yaml
+from charms_under_test import charm_dirs, context, load_charm, repo_root
 from ops import testing
 
-from charmarr_interfaces.http import Request, Response, use_transport
-from charmarr_interfaces.servarr import PROWLARR, RADARR, SONARR, ServarrApp
-from charmarr_interfaces.testing.charms import charm_dirs, context, load_charm, repo_root
-from charmarr_interfaces.testing.fake_gluetun import FakeGluetun
-from charmarr_interfaces.testing.fake_plex import PLEX_TV_ADDRESS, FakePlexServer, FakePlexTv
-from charmarr_interfaces.testing.fake_qbittorrent import FakeQBittorrent
-from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
-from charmarr_interfaces.testing.fake_servarr import FakeServarr
-from charmarr_interfaces.testing.fakes import FakeNetwork
-from charmarr_interfaces.testing.juju_semantics import (
-    juju_secret_semantics,
-    owner_secret_changed,
-)
-from charmarr_interfaces.testing.pytest_plugin import (
+from charmarr_common.http import Request, Response, use_transport
+from charmarr_servarr.api import PROWLARR, RADARR, SONARR, ServarrApp
+from charmarr_testing.fake_gluetun import FakeGluetun
+from charmarr_testing.fake_plex import PLEX_TV_ADDRESS, FakePlexServer, FakePlexTv
+from charmarr_testing.fake_qbittorrent import FakeQBittorrent
+from charmarr_testing.fake_sabnzbd import FakeSabnzbd
+from charmarr_testing.fake_servarr import FakeServarr
+from charmarr_testing.fakes import FakeNetwork
+from charmarr_testing.juju_semantics import juju_secret_semantics, owner_secret_changed
+from charmarr_testing.pytest_plugin import (
     MIN_SECRET_LENGTH,
     SecretLeakError,
     check_for_leaks,
     record_hook_tools,
     ungranted_secrets,
 )
-from charmarr_interfaces.testing.wired import gluetun as wired_gluetun
 
 MODEL_NAME = "media"
 MODEL = testing.Model(name=MODEL_NAME, uuid="7d3c1a52-9b1e-4f0a-8c2d-5e6f7a8b9c0d")

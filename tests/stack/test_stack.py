@@ -20,10 +20,10 @@ import ops
 import pytest
 from harness import MODEL_NAME, WIREGUARD, Hook, Stack, deploy_charmarr
 
-from charmarr_interfaces.cleanup import managed_name
-from charmarr_interfaces.testing.faults import before_hook_tool, pebble_outage
-from charmarr_interfaces.testing.juju_semantics import leadership
-from charmarr_interfaces.testing.pytest_plugin import SecretLeakError
+from charmarr_common.cleanup import managed_name
+from charmarr_testing.faults import before_hook_tool, pebble_outage
+from charmarr_testing.juju_semantics import leadership
+from charmarr_testing.pytest_plugin import SecretLeakError
 
 
 def test_deploy_and_integrate_everything_delivers_every_credential(deployed: Stack):
@@ -348,7 +348,7 @@ def test_without_force_sync_the_managers_say_their_indexers_hold_an_old_key(
 ):
     """What the test above guards against: a plain ApplicationIndexerSync skips every
     indexer, and Radarr and Sonarr (which test them once per Prowlarr key) say so."""
-    from charmarr_interfaces.servarr import ServarrClient
+    from charmarr_servarr.api import ServarrClient
 
     stack = deployed
     plain = ServarrClient.command

@@ -1,7 +1,7 @@
 """Sweeps over every charm under ``charms/``: what no input may ever do.
 
 Each charm is discovered from the tree and driven through its wired state
-(``charmarr_interfaces.testing.wired.<name>``), so a charm added later is covered with
+(``charms/<name>/tests/<name>_wired.py``), so a charm added later is covered with
 no change here; a charm without a wired state fails ``test_every_charm_has_a_wired_state``.
 
 - non-leader: every event a charm can receive runs on a non-leader unit without an
@@ -19,27 +19,25 @@ no change here; a charm without a wired state fails ``test_every_charm_has_a_wir
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 
 import pytest
 import yaml
+from charms_under_test import charm_dirs, context, wired_state
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ops import pebble, testing
 
-from charmarr_interfaces.testing.charms import charm_dirs, context
-from charmarr_interfaces.testing.fakes import FakeNetwork
-from charmarr_interfaces.testing.juju_semantics import owner_secret_changed
-from charmarr_interfaces.testing.pytest_plugin import SECRET_MANAGEMENT_TOOLS, record_hook_tools
-from charmarr_interfaces.testing.wired import wired_state
+from charmarr_testing.fakes import FakeNetwork
+from charmarr_testing.juju_semantics import owner_secret_changed
+from charmarr_testing.pytest_plugin import SECRET_MANAGEMENT_TOOLS, record_hook_tools
 
 CHARMS = sorted(charm_dirs())
 SETTLED = ("active", "waiting", "blocked", "maintenance")
 
 
 def _has_wired(name: str) -> bool:
-    return importlib.util.find_spec(f"charmarr_interfaces.testing.wired.{name}") is not None
+    return (charm_dirs()[name] / "tests" / f"{name}_wired.py").is_file()
 
 
 def _meta(name: str) -> dict:
@@ -53,7 +51,7 @@ def _endpoints(name: str) -> list[str]:
 
 def _wired(name: str, network: FakeNetwork, *, leader: bool):
     if not _has_wired(name):
-        pytest.fail(f"charm {name} has no testing/wired/{name}.py")
+        pytest.fail(f"charm {name} has no tests/{name}_wired.py")
     return wired_state(name, network, leader=leader)
 
 
@@ -63,7 +61,7 @@ def _owned_contents(state: testing.State) -> dict[str, dict[str, str]]:
 
 @pytest.mark.parametrize("name", CHARMS)
 def test_every_charm_has_a_wired_state(name):
-    assert _has_wired(name), f"add interfaces/src/charmarr_interfaces/testing/wired/{name}.py"
+    assert _has_wired(name), f"add charms/{name}/tests/{name}_wired.py"
 
 
 def _every_event(ctx, state: testing.State, actions: list[str]):
@@ -203,7 +201,7 @@ _GARBAGE_CASES = [
 @pytest.mark.parametrize(("name", "endpoint", "leader"), _GARBAGE_CASES)
 def test_adversarial_relation_data_ends_in_a_status(name, endpoint, leader):
     network = FakeNetwork()
-    from charmarr_interfaces.http import use_transport
+    from charmarr_common.http import use_transport
 
     with use_transport(network):
         state, _ = _wired(name, network, leader=leader)

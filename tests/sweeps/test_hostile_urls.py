@@ -14,21 +14,15 @@ import json
 
 import pytest
 import yaml
+from charms_under_test import charm_dirs, context, wired_state
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ops import testing
 
-from charmarr_interfaces.http import use_transport
-from charmarr_interfaces.testing.charms import charm_dirs, context
-from charmarr_interfaces.testing.fakes import FakeNetwork
-from charmarr_interfaces.testing.hostile import (
-    KNOWN_CASES,
-    hostile_urls,
-    is_url_field,
-    scheme_of,
-)
-from charmarr_interfaces.testing.wired import wired_state
+from charmarr_common.http import use_transport
 from charmarr_interfaces.urls import HTTP_SCHEMES, SOCKS5_SCHEMES, url_problem
+from charmarr_testing.fakes import FakeNetwork
+from charmarr_testing.hostile import KNOWN_CASES, hostile_urls, is_url_field, scheme_of
 
 CHARMS = sorted(charm_dirs())
 SETTLED = ("active", "waiting", "blocked", "maintenance")

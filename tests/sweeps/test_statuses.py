@@ -1,11 +1,11 @@
 """Every status a charm can set is in the guide, at one level, with its fix.
 
-The catalogue (``charmarr_interfaces.statuses``) is the guide's table: README.md must hold
+The catalogue (``charmarr_common.statuses``) is the guide's table: README.md must hold
 exactly what it generates. Every status text the charms and the shared package build
 (each ``CharmarrError``-family exception, each ``ops`` status and each Active note, found
 by reading the source) must fit an entry; and every status a charm actually set during
 the test run is checked against the catalogue, level included, at the end of the session
-(``charmarr_interfaces.testing.pytest_plugin``).
+(``charmarr_testing.pytest_plugin``).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import ops
 import pytest
+from charms_under_test import repo_root
 
-from charmarr_interfaces import statuses
-from charmarr_interfaces.testing.charms import repo_root
-from charmarr_interfaces.testing.pytest_plugin import unexplained_statuses
+from charmarr_common import statuses
+from charmarr_testing.pytest_plugin import unexplained_statuses
 
 ROOT = repo_root()
 STATUS_CLASSES = {"ActiveStatus", "BlockedStatus", "WaitingStatus", "MaintenanceStatus"}
@@ -26,9 +26,12 @@ NOTE_LISTS = {"notes", "_notes"}
 
 
 def _sources() -> list[Path]:
-    shared = ROOT / "interfaces" / "src" / "charmarr_interfaces"
-    files = [p for p in shared.rglob("*.py") if "testing" not in p.parts]
-    return sorted([*files, *ROOT.glob("charms/*/src/**/*.py")])
+    shared = [
+        *ROOT.glob("interfaces/src/**/*.py"),
+        *ROOT.glob("common/src/**/*.py"),
+        *ROOT.glob("servarr/src/**/*.py"),
+    ]
+    return sorted([*shared, *ROOT.glob("charms/*/src/**/*.py")])
 
 
 def _error_classes(trees: list[ast.Module]) -> set[str]:
@@ -89,14 +92,14 @@ def test_the_source_builds_statuses_and_the_scan_sees_them():
 def test_every_status_the_source_builds_is_in_the_catalogue(where, sample):
     assert statuses.explains_text(sample), (
         f"{where} sets {sample.replace(chr(0), '{…}')!r}, which the guide does not explain: "
-        "add it to charmarr_interfaces/statuses.py and regenerate README.md's table"
+        "add it to common/src/charmarr_common/statuses.py and regenerate README.md's table"
     )
 
 
 def test_the_guide_shows_the_catalogue():
     readme = (ROOT / "README.md").read_text()
     assert statuses.guide_table() in readme, (
-        "README.md's status table is stale: python -m charmarr_interfaces.statuses"
+        "README.md's status table is stale: python -m charmarr_common.statuses"
     )
 
 

@@ -50,25 +50,25 @@ from _gluetun.workload import (
 )
 from ops import pebble
 
-from charmarr_interfaces import standby
-from charmarr_interfaces.http import WorkloadHttpError, WorkloadUnreachableError
-from charmarr_interfaces.k8s import API_URL, KubernetesApi, PodPatch, PodPatcher
-from charmarr_interfaces.reconcile import observe_reconcile_events
-from charmarr_interfaces.secrets import (
+from charmarr_common import standby
+from charmarr_common.errors import CharmarrError, InvalidConfigError, WaitingError
+from charmarr_common.http import WorkloadHttpError, WorkloadUnreachableError
+from charmarr_common.k8s import API_URL, KubernetesApi, PodPatch, PodPatcher
+from charmarr_common.reconcile import observe_reconcile_events
+from charmarr_common.rotation import (
     ROTATION_OPTION,
-    CharmarrError,
     CredentialRotation,
-    InvalidConfigError,
+    generate_token,
+    parse_rotation_interval,
+)
+from charmarr_common.workload import poll, pull_text, service_url
+from charmarr_interfaces.secret_ids import (
     OwnedSecret,
     OwnedState,
-    WaitingError,
-    generate_token,
     grant_and_publish_id,
-    parse_rotation_interval,
     read_user_secret,
 )
 from charmarr_interfaces.vpn_gateway import VpnGatewayProvider
-from charmarr_interfaces.workload import poll, pull_text, service_url
 
 logger = logging.getLogger(__name__)
 
@@ -530,7 +530,9 @@ class GluetunCharm(ops.CharmBase):
     def _publish(self, inputs: Inputs) -> None:
         if not self.unit.is_leader() or inputs.proxy is None:
             return
-        from charmarr_interfaces.databags import VpnGatewayProviderData  # pydantic: only here
+        from charmarr_interfaces.vpn_gateway.models import (
+            VpnGatewayProviderData,  # pydantic: only here
+        )
 
         vpn = self._vpn
         for relation in inputs.live:

@@ -26,20 +26,19 @@ import ops
 from _plex import api, workload
 from _plex.preferences import MACHINE_ID, PROCESSED_ID, Preferences
 
-from charmarr_interfaces import standby
-from charmarr_interfaces.http import WorkloadUnreachableError
-from charmarr_interfaces.k8s import PodPatcher, ensure_media_volume
+from charmarr_common import standby
+from charmarr_common.errors import CharmarrError, WaitingError
+from charmarr_common.http import WorkloadUnreachableError
+from charmarr_common.k8s import PodPatcher, ensure_media_volume
+from charmarr_common.reconcile import observe_reconcile_events, worst
+from charmarr_common.workload import ensure_layer, pull_text, service_url, take_ownership
 from charmarr_interfaces.media_server import TOKEN, MediaServerProvider
-from charmarr_interfaces.reconcile import observe_reconcile_events, worst
-from charmarr_interfaces.secrets import (
-    CharmarrError,
+from charmarr_interfaces.secret_ids import (
     OwnedSecret,
     SecretError,
-    WaitingError,
     grant_and_publish_id,
     read_user_secret,
 )
-from charmarr_interfaces.workload import ensure_layer, pull_text, service_url, take_ownership
 
 logger = logging.getLogger(__name__)
 
@@ -299,7 +298,7 @@ class PlexCharm(ops.CharmBase):
             published = self.media_server.published_value(relation, "token_secret_id")
             secret_id = grant_and_publish_id(state, relation, published)
             if secret_id is not None:
-                from charmarr_interfaces.databags import MediaServerProviderData
+                from charmarr_interfaces.media_server.models import MediaServerProviderData
 
                 data = MediaServerProviderData(url=url, token_secret_id=secret_id)
                 self.media_server.publish(relation, data)

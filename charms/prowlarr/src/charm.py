@@ -15,19 +15,15 @@ from typing import ClassVar
 import ops
 from _prowlarr import wiring
 
-from charmarr_interfaces import servarr
-from charmarr_interfaces.arr import ArrCharm
-from charmarr_interfaces.cleanup import managed_name
+from charmarr_common.cleanup import managed_name
+from charmarr_common.errors import CharmarrError, WaitingError
+from charmarr_common.vpn import read_gateway
+from charmarr_interfaces.endpoint import InvalidRelationData
 from charmarr_interfaces.media_indexer import API_KEY, MediaIndexerProvider
-from charmarr_interfaces.relation import InvalidRelationData
-from charmarr_interfaces.secrets import (
-    CharmarrError,
-    OwnedState,
-    WaitingError,
-    grant_and_publish_id,
-    read_consumed_secret,
-)
-from charmarr_interfaces.vpn_gateway import VpnGatewayRequirer, read_gateway
+from charmarr_interfaces.secret_ids import OwnedState, grant_and_publish_id, read_consumed_secret
+from charmarr_interfaces.vpn_gateway import VpnGatewayRequirer
+from charmarr_servarr import api as servarr
+from charmarr_servarr.arr import ArrCharm
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +44,9 @@ class ProwlarrCharm(ArrCharm):
         self.vpn = VpnGatewayRequirer(self)
 
     def _publish(self, key: OwnedState) -> None:
-        from charmarr_interfaces.databags import IndexerProviderData  # pydantic: only here
+        from charmarr_interfaces.media_indexer.models import (
+            IndexerProviderData,  # pydantic: only here
+        )
 
         for relation in self.indexer.relations:
             published = self.indexer.published_value(relation, "api_key_secret_id")

@@ -42,30 +42,18 @@ from _qbittorrent.api import (
 from _qbittorrent.layer import CONFIG_DIR, GROUP_ID, PORT, SERVICE, USER_ID, pebble_layer
 from ops import pebble
 
-from charmarr_interfaces import standby, workload
+from charmarr_common import standby, workload
+from charmarr_common.errors import CharmarrError, InvalidConfigError, WaitingError
+from charmarr_common.k8s import PodPatcher, ensure_media_volume
+from charmarr_common.reconcile import Convergence, observe_reconcile_events
+from charmarr_common.rotation import CredentialRotation, generate_token, parse_rotation_interval
+from charmarr_common.vpn import VpnDecision, decide, read_gateway
 from charmarr_interfaces.download_client import (
     DownloadClientProvider,
 )
-from charmarr_interfaces.k8s import PodPatcher, ensure_media_volume
-from charmarr_interfaces.reconcile import Convergence, observe_reconcile_events
-from charmarr_interfaces.relation import InvalidRelationData
-from charmarr_interfaces.secrets import (
-    CharmarrError,
-    CredentialRotation,
-    InvalidConfigError,
-    OwnedSecret,
-    OwnedState,
-    WaitingError,
-    generate_token,
-    parse_rotation_interval,
-)
-from charmarr_interfaces.vpn_gateway import (
-    Gateway,
-    VpnDecision,
-    VpnGatewayRequirer,
-    decide,
-    read_gateway,
-)
+from charmarr_interfaces.endpoint import InvalidRelationData
+from charmarr_interfaces.secret_ids import OwnedSecret, OwnedState
+from charmarr_interfaces.vpn_gateway import Gateway, VpnGatewayRequirer
 
 logger = logging.getLogger(__name__)
 

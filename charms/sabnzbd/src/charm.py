@@ -35,29 +35,19 @@ from _sabnzbd import (
 )
 from _sabnzbd.api import ApiKeyRefusedError, SabnzbdClient
 
-from charmarr_interfaces import standby
-from charmarr_interfaces.download_client import DownloadClientProvider
-from charmarr_interfaces.http import WorkloadUnreachableError
-from charmarr_interfaces.k8s import PodPatcher, ensure_media_volume
-from charmarr_interfaces.reconcile import Convergence, observe_reconcile_events
-from charmarr_interfaces.relation import InvalidRelationData
-from charmarr_interfaces.secrets import (
+from charmarr_common import standby
+from charmarr_common.errors import CharmarrError, WaitingError
+from charmarr_common.http import WorkloadUnreachableError
+from charmarr_common.k8s import PodPatcher, ensure_media_volume
+from charmarr_common.reconcile import Convergence, observe_reconcile_events
+from charmarr_common.rotation import (
     ROTATION_OPTION,
-    CharmarrError,
     CredentialRotation,
-    OwnedSecret,
-    OwnedState,
-    WaitingError,
     generate_token,
     parse_rotation_interval,
 )
-from charmarr_interfaces.vpn_gateway import (
-    VpnDecision,
-    VpnGatewayRequirer,
-    decide,
-    read_gateway,
-)
-from charmarr_interfaces.workload import (
+from charmarr_common.vpn import VpnDecision, decide, read_gateway
+from charmarr_common.workload import (
     ensure_layer,
     poll,
     pull_text,
@@ -65,6 +55,10 @@ from charmarr_interfaces.workload import (
     service_url,
     take_ownership,
 )
+from charmarr_interfaces.download_client import DownloadClientProvider
+from charmarr_interfaces.endpoint import InvalidRelationData
+from charmarr_interfaces.secret_ids import OwnedSecret, OwnedState
+from charmarr_interfaces.vpn_gateway import VpnGatewayRequirer
 
 logger = logging.getLogger(__name__)
 

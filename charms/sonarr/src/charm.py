@@ -11,8 +11,8 @@ from typing import ClassVar
 
 import ops
 
-from charmarr_interfaces.arr import MediaManagerCharm
-from charmarr_interfaces.servarr import SONARR, MediaManager
+from charmarr_servarr.api import SONARR, MediaManager
+from charmarr_servarr.arr import MediaManagerCharm
 
 
 class SonarrCharm(MediaManagerCharm):

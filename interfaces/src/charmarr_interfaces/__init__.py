@@ -1,14 +1,17 @@
-"""Charmarr's shared code: what two charms must agree on, written once.
+"""Charmarr's contract: what two charms must agree on, and nothing else.
 
-Submodules are imported explicitly (``from charmarr_interfaces import secrets``);
-this package imports nothing at import time so that every hook stays cheap.
+Each module is imported explicitly; this package imports nothing at import time so that
+every hook stays cheap. Each interface is self-contained behind its public face
+(``__all__``) and documented in its own README:
 
-- :mod:`charmarr_interfaces.secrets`: the secret-ID pattern (owned, consumed and
-  user secrets, ``rotation-interval``, rotation and pruning).
-- :mod:`charmarr_interfaces.relation`: the base of the four relation interfaces.
-- :mod:`charmarr_interfaces.media_indexer`, :mod:`~charmarr_interfaces.download_client`,
-  :mod:`~charmarr_interfaces.vpn_gateway`, :mod:`~charmarr_interfaces.media_server`.
-- :mod:`charmarr_interfaces.cleanup`: holistic create/update/delete of per-relation artefacts.
-- :mod:`charmarr_interfaces.http`: a small HTTP client with one seam for tests.
-- :mod:`charmarr_interfaces.testing`: builders, fakes and the leak guard for tests.
+- :mod:`.secret_ids`: the secret-ID pattern (owned, consumed and user secrets);
+- :mod:`.media_indexer`, :mod:`.download_client`, :mod:`.vpn_gateway`,
+  :mod:`.media_server`: the four relation interfaces (provider, requirer, and databag
+  models in ``<interface>.models``, imported on first use);
+- :mod:`.endpoint`: their common base (reading, validating and publishing databags);
+- :mod:`.urls`, :mod:`.errors`: the URL rules of the databags, and the errors the
+  readers raise (each with the status that names its fix).
+
+Charm behaviour that is not a contract lives in ``charmarr_common`` and
+``charmarr_servarr``; the test kit in ``charmarr_testing``.
 """

@@ -17,7 +17,7 @@ import os
 import socket
 from collections.abc import Mapping
 
-from charmarr_interfaces.k8s import KubernetesApi
+from charmarr_common.k8s import KubernetesApi
 
 CONTROLLER = "the Juju controller"
 KUBERNETES_API = "the Kubernetes API"

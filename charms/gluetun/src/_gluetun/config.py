@@ -7,8 +7,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from charmarr_interfaces.safe_text import has_control
-from charmarr_interfaces.secrets import InvalidConfigError
+from charmarr_common.errors import InvalidConfigError
+from charmarr_common.safe_text import has_control
 
 VPN_TYPES = ("wireguard", "openvpn")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from charmarr_interfaces.http import HttpClient, WorkloadHttpError, WorkloadUnreachableError
-from charmarr_interfaces.secrets import WaitingError
+from charmarr_common.errors import WaitingError
+from charmarr_common.http import HttpClient, WorkloadHttpError, WorkloadUnreachableError
 from charmarr_interfaces.urls import is_ip_address
 from charmarr_interfaces.vpn_gateway import PUBLIC_IP_PATH, VPN_STATUS_PATH
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ops
 from ops import pebble
 
-from charmarr_interfaces.secrets import CharmarrError, WaitingError
+from charmarr_common.errors import CharmarrError, WaitingError
 
 from .workload import GLUETUN
 

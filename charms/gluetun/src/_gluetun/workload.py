@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from ops import pebble
 
-from charmarr_interfaces.safe_text import UnsafeValueError, has_control, line_safe
+from charmarr_common.safe_text import UnsafeValueError, has_control, line_safe
 
 from .config import VpnSettings
 

@@ -8,20 +8,20 @@ from typing import Any
 
 import ops
 import pytest
+from charms_under_test import context
+from gluetun_wired import AUTH_FILE_NAME, containers
 from ops import testing
 
-from charmarr_interfaces.secrets import generate_token
-from charmarr_interfaces.testing import builders
-from charmarr_interfaces.testing.charms import context
-from charmarr_interfaces.testing.fake_gluetun import (
+from charmarr_common.rotation import generate_token
+from charmarr_testing import builders
+from charmarr_testing.fake_gluetun import (
     ADDRESS,
     HEALTH_ADDRESS,
     FakeGluetun,
     parse_roles,
     wireguard_key,
 )
-from charmarr_interfaces.testing.fakes import FakeNetwork
-from charmarr_interfaces.testing.wired.gluetun import AUTH_FILE_NAME, containers
+from charmarr_testing.fakes import FakeNetwork
 
 APP = "gluetun-k8s"
 PROXY_LABEL = "gluetun-proxy-credentials"

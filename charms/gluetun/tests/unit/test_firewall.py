@@ -14,7 +14,7 @@ import pytest
 import yaml
 from ops import testing
 
-from charmarr_interfaces.testing.fake_gluetun import Firewall
+from charmarr_testing.fake_gluetun import Firewall
 
 CHARMCRAFT = Path(__file__).parents[2] / "charmcraft.yaml"
 NODE = "192.168.1.20"

@@ -9,10 +9,10 @@ import ops
 import pytest
 from ops import pebble, testing
 
-from charmarr_interfaces import standby
-from charmarr_interfaces.http import HttpClient, WorkloadHttpError
-from charmarr_interfaces.testing import builders
+from charmarr_common import standby
+from charmarr_common.http import HttpClient, WorkloadHttpError
 from charmarr_interfaces.vpn_gateway import VpnGatewayProviderData
+from charmarr_testing import builders
 
 PROXY = "gluetun-proxy-credentials"
 RELATION_ROUTES = ["GET /v1/publicip/ip", "GET /v1/vpn/status"]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
+from charms_under_test import context, wired_state
 from ops import testing
-
-from charmarr_interfaces.testing.charms import context
-from charmarr_interfaces.testing.wired import wired_state
 
 
 def test_leader_patches_net_admin_and_tun_once(fake_network):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from ops import testing
 
-from charmarr_interfaces.testing.fake_gluetun import wireguard_key
+from charmarr_testing.fake_gluetun import wireguard_key
 
 APP = "gluetun-k8s"
 

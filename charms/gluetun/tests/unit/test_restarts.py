@@ -6,7 +6,7 @@ import dataclasses
 
 from ops import testing
 
-from charmarr_interfaces.testing import builders
+from charmarr_testing import builders
 
 
 def _gluetun_restarts(spy) -> list:

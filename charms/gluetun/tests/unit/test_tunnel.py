@@ -9,7 +9,7 @@ import ops
 import pytest
 from ops import testing
 
-from charmarr_interfaces.testing.fake_gluetun import TUN_ERRORS
+from charmarr_testing.fake_gluetun import TUN_ERRORS
 
 
 def _bag(out: testing.State, relation: testing.Relation) -> dict[str, object]:

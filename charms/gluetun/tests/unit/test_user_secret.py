@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 from ops import testing
 
-from charmarr_interfaces.secrets import generate_token
-from charmarr_interfaces.testing.fake_gluetun import wireguard_key
-from charmarr_interfaces.testing.pytest_plugin import ungranted_secrets
+from charmarr_common.rotation import generate_token
+from charmarr_testing.fake_gluetun import wireguard_key
+from charmarr_testing.pytest_plugin import ungranted_secrets
 
 APP = "gluetun-k8s"
 

@@ -6,12 +6,12 @@ import dataclasses
 
 import ops
 import pytest
+from charms_under_test import wired_state
+from gluetun_wired import AUTH_FILE_NAME
 from ops import testing
 
-from charmarr_interfaces.testing import builders
-from charmarr_interfaces.testing.fakes import FakeNetwork
-from charmarr_interfaces.testing.wired import wired_state
-from charmarr_interfaces.testing.wired.gluetun import AUTH_FILE_NAME
+from charmarr_testing import builders
+from charmarr_testing.fakes import FakeNetwork
 
 SECRETFILE_VARS = {
     "WIREGUARD_PRIVATE_KEY_SECRETFILE": "/run/secrets/wireguard_private_key",
@@ -138,7 +138,7 @@ def test_control_server_faults_are_waiting_with_the_reason(gw, requirer, fault, 
 
 
 def test_unexpected_json_is_waiting(gw, requirer, monkeypatch):
-    from charmarr_interfaces.testing.fakes import json_response
+    from charmarr_testing.fakes import json_response
 
     monkeypatch.setattr(gw.fake, "handle", lambda request: json_response(["running"]))
     out = gw.ctx.run(gw.ctx.on.update_status(), gw.state(relations=[requirer.relation]))
@@ -201,7 +201,7 @@ def test_a_fresh_non_leader_stands_by_before_the_secrets_exist(gw, requirer, hoo
 
 
 def test_wired_state_is_active_for_the_leader_and_stands_by_for_a_follower(fake_network):
-    from charmarr_interfaces.testing.charms import context
+    from charms_under_test import context
 
     ctx = context("gluetun")
     state, fake = wired_state("gluetun", fake_network, leader=True)

@@ -16,9 +16,9 @@ import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from charmarr_interfaces.http import HttpClient, WorkloadHttpError, WorkloadUnreachableError
-from charmarr_interfaces.secrets import CharmarrError, WaitingError
-from charmarr_interfaces.workload import poll
+from charmarr_common.errors import CharmarrError, WaitingError
+from charmarr_common.http import HttpClient, WorkloadHttpError, WorkloadUnreachableError
+from charmarr_common.workload import poll
 
 PORT = 32400
 PLEX_URL = f"http://localhost:{PORT}"

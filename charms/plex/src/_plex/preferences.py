@@ -12,7 +12,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
-from charmarr_interfaces.secrets import CharmarrError
+from charmarr_common.errors import CharmarrError
 
 TOKEN = "PlexOnlineToken"
 TRANSCODER_TEMP = "TranscoderTempDirectory"

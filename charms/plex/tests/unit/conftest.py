@@ -10,21 +10,11 @@ from typing import Any
 
 import ops
 import pytest
+from charms_under_test import context, load_charm
 from ops import testing
+from plex_wired import MODEL, config_dir, plex_container, preferences_xml
 
-from charmarr_interfaces.testing.charms import context, load_charm
-from charmarr_interfaces.testing.fake_plex import (
-    PLEX_ADDRESS,
-    PLEX_TV_ADDRESS,
-    FakePlexServer,
-    FakePlexTv,
-)
-from charmarr_interfaces.testing.wired.plex import (
-    MODEL,
-    config_dir,
-    plex_container,
-    preferences_xml,
-)
+from charmarr_testing.fake_plex import PLEX_ADDRESS, PLEX_TV_ADDRESS, FakePlexServer, FakePlexTv
 
 PEBBLE_WRITES = ("push", "add_layer", "replan", "restart", "start", "stop", "make_dir")
 PEBBLE_CALLS = (

@@ -9,16 +9,11 @@ from typing import Any
 import ops
 import pytest
 from ops import testing
+from plex_wired import PROCESSED_ID, config_dir
 
-from charmarr_interfaces.testing import builders
-from charmarr_interfaces.testing.fake_plex import (
-    PLEX_ADDRESS,
-    PLEX_TV_ADDRESS,
-    FakePlexServer,
-    FakePlexTv,
-)
-from charmarr_interfaces.testing.pytest_plugin import ungranted_secrets
-from charmarr_interfaces.testing.wired.plex import PROCESSED_ID, config_dir
+from charmarr_testing import builders
+from charmarr_testing.fake_plex import PLEX_ADDRESS, PLEX_TV_ADDRESS, FakePlexServer, FakePlexTv
+from charmarr_testing.pytest_plugin import ungranted_secrets
 
 APP = "plex-k8s"
 WRITES = ("push", "add_layer", "replan", "restart", "start", "stop", "make_dir")
@@ -127,7 +122,7 @@ def test_claim_fills_in_missing_identifiers(ctx, fake_network, charm_module, ple
     fake_network.add("localhost:32400", server)
     token = plex_tv.issue_claim_token()
     secret = claim_secret(token)
-    from charmarr_interfaces.testing.wired.plex import plex_container
+    from plex_wired import plex_container
 
     state = testing.State(
         leader=True,
@@ -319,7 +314,7 @@ def test_plex_tv_answer_without_token_blocks(ctx, unclaimed, plex_tv):
 
 
 def test_server_slow_to_confirm_the_claim_waits(ctx, fake_network, charm_module, plex_tv):
-    from charmarr_interfaces.testing.wired.plex import plex_container, preferences_xml
+    from plex_wired import plex_container, preferences_xml
 
     root, prefs = config_dir(preferences_xml(None))
     server = FakePlexServer(None, claimed=False)  # keeps saying unclaimed after the restart
@@ -340,7 +335,7 @@ def test_server_slow_to_confirm_the_claim_waits(ctx, fake_network, charm_module,
 
 
 def test_claimed_server_never_uses_the_claim_token(ctx, fake_network, plex_tv):
-    from charmarr_interfaces.testing.wired import wired_state
+    from charms_under_test import wired_state
 
     state, _ = wired_state("plex", fake_network)
     claim = next(s for s in state.secrets if s.label is None)

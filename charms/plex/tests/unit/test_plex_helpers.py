@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from charms_under_test import load_charm
 
-from charmarr_interfaces.testing.charms import load_charm
-from charmarr_interfaces.testing.fake_plex import PLEX_TV_ADDRESS, FakePlexTv
+from charmarr_testing.fake_plex import PLEX_TV_ADDRESS, FakePlexTv
 
 load_charm("plex")  # puts charms/plex/src on sys.path
 

@@ -9,15 +9,15 @@ from typing import Any
 
 import ops
 import pytest
+from charms_under_test import wired_state
 from ops import pebble as ops_pebble
 from ops import testing
+from plex_wired import config_dir, plex_container, preferences_xml
 
+from charmarr_interfaces.endpoint import parse_app_data
 from charmarr_interfaces.media_server import MediaServerProviderData
-from charmarr_interfaces.relation import parse_app_data
-from charmarr_interfaces.testing import builders
-from charmarr_interfaces.testing.fake_plex import FakePlexServer
-from charmarr_interfaces.testing.wired import wired_state
-from charmarr_interfaces.testing.wired.plex import config_dir, plex_container, preferences_xml
+from charmarr_testing import builders
+from charmarr_testing.fake_plex import FakePlexServer
 
 APP = "plex-k8s"
 CHARM_DIR = Path(__file__).resolve().parents[2]
@@ -310,8 +310,7 @@ def test_first_start_plans_plex_as_1000_with_config_on_storage(ctx, unclaimed, p
 
 
 def test_media_volume_is_mounted_at_data_and_unset_blocks(fake_network):
-    from charmarr_interfaces.testing.charms import context
-    from charmarr_interfaces.testing.wired import wired_state
+    from charms_under_test import context, wired_state
 
     state, _ = wired_state("plex", fake_network, leader=True)
     ctx = context("plex", app_name="plex")

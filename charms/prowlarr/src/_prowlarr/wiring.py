@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from charmarr_interfaces import servarr
-from charmarr_interfaces.cleanup import managed_name
+from charmarr_common.cleanup import managed_name
 from charmarr_interfaces.vpn_gateway import Gateway
+from charmarr_servarr import api as servarr
 
 
 def application(

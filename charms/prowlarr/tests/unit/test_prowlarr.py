@@ -8,17 +8,12 @@ import re
 
 import ops
 import pytest
+from charms_under_test import context, wired_state
 from ops import pebble, testing
 
-from charmarr_interfaces.servarr import MASKED, PROWLARR
-from charmarr_interfaces.testing import builders
-from charmarr_interfaces.testing.charms import context
-from charmarr_interfaces.testing.fake_servarr import (
-    PEBBLE_WRITES,
-    pebble_calls,
-    servarr_state,
-)
-from charmarr_interfaces.testing.wired import wired_state
+from charmarr_servarr.api import MASKED, PROWLARR
+from charmarr_testing import builders
+from charmarr_testing.fake_servarr import PEBBLE_WRITES, pebble_calls, servarr_state
 
 APP = PROWLARR
 LABEL = "prowlarr-api-key"
@@ -31,7 +26,7 @@ def ctx():
 
 
 def _fast_rotation(monkeypatch):
-    from charmarr_interfaces.arr import ArrCharm
+    from charmarr_servarr.arr import ArrCharm
 
     monkeypatch.setattr(ArrCharm, "rotation_poll", 0.0)
     monkeypatch.setattr(ArrCharm, "rotation_attempts", 5)
@@ -442,7 +437,7 @@ def test_a_proxy_password_changed_in_prowlarrs_ui_is_put_back(ctx, fake_network)
 
 
 def test_a_host_config_put_never_changes_the_key(fake_network):
-    from charmarr_interfaces.servarr import ServarrClient
+    from charmarr_servarr.api import ServarrClient
 
     state, fake = servarr_state(APP, fake_network)
     key = fake.api_key

@@ -27,9 +27,9 @@ import json
 import re
 from typing import Any
 
-from charmarr_interfaces.http import HttpClient, WorkloadHttpError, WorkloadUnreachableError
-from charmarr_interfaces.secrets import CharmarrError, WaitingError
-from charmarr_interfaces.workload import poll
+from charmarr_common.errors import CharmarrError, WaitingError
+from charmarr_common.http import HttpClient, WorkloadHttpError, WorkloadUnreachableError
+from charmarr_common.workload import poll
 
 __all__ = [
     "BannedError",

@@ -24,7 +24,7 @@ import hmac
 import os
 import re
 
-from charmarr_interfaces.safe_text import line_safe
+from charmarr_common.safe_text import line_safe
 
 CONF_PATH = "/config/qBittorrent/config/qBittorrent.conf"
 """Where ``qbittorrent-nox --profile=/config`` reads its settings."""

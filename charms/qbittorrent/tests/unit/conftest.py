@@ -8,9 +8,8 @@ from typing import Any
 
 import ops
 import pytest
+from charms_under_test import context
 from ops import testing
-
-from charmarr_interfaces.testing.charms import context
 
 PEBBLE_WRITES = ("push", "add_layer", "replan", "start", "stop", "restart", "remove_path")
 PEBBLE_READS = ("get_plan", "get_services", "pull", "get_checks", "can_connect", "list_files")

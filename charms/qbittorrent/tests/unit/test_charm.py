@@ -13,17 +13,16 @@ from pathlib import Path
 
 import ops
 import pytest
+from charms_under_test import load_charm, wired_state
 from ops import pebble, testing
 
-from charmarr_interfaces.testing import builders
-from charmarr_interfaces.testing.charms import load_charm
-from charmarr_interfaces.testing.fake_qbittorrent import FakeQBittorrent
-from charmarr_interfaces.testing.fakes import FakeNetwork
-from charmarr_interfaces.testing.faults import before_hook_tool, pebble_outage
-from charmarr_interfaces.testing.juju_semantics import leadership
-from charmarr_interfaces.testing.pytest_plugin import record_hook_tools
-from charmarr_interfaces.testing.torrents import add_like_arr, make_torrent, save_path_of
-from charmarr_interfaces.testing.wired import wired_state
+from charmarr_testing import builders
+from charmarr_testing.fake_qbittorrent import FakeQBittorrent
+from charmarr_testing.fakes import FakeNetwork
+from charmarr_testing.faults import before_hook_tool, pebble_outage
+from charmarr_testing.juju_semantics import leadership
+from charmarr_testing.pytest_plugin import record_hook_tools
+from charmarr_testing.torrents import add_like_arr, make_torrent, save_path_of
 
 CHARM = load_charm("qbittorrent")  # puts charms/qbittorrent/src on sys.path
 
@@ -49,7 +48,7 @@ def credentials_secret(state: testing.State) -> testing.Secret:
 
 
 def wired(network: FakeNetwork, *, leader: bool = True) -> tuple[testing.State, FakeQBittorrent]:
-    """The converged state of testing/wired/qbittorrent.py (Radarr and Sonarr related)."""
+    """The converged state of charms/qbittorrent/tests/qbittorrent_wired.py (Radarr and Sonarr related)."""
     state, fake = wired_state("qbittorrent", network, leader=leader)
     return state, fake
 

@@ -6,7 +6,8 @@ import base64
 import hashlib
 import re
 
-from charmarr_interfaces.testing.charms import load_charm
+from charms_under_test import load_charm
+
 from charmarr_interfaces.vpn_gateway import Gateway
 
 load_charm("qbittorrent")

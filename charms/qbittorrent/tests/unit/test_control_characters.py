@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from charms_under_test import load_charm
 
-from charmarr_interfaces.safe_text import UnsafeValueError
-from charmarr_interfaces.testing.charms import load_charm
+from charmarr_common.safe_text import UnsafeValueError
 
 load_charm("qbittorrent")
 

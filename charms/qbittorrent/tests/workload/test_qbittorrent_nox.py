@@ -33,16 +33,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from charms_under_test import context, load_charm
 
-from charmarr_interfaces.http import use_transport
-from charmarr_interfaces.secrets import CharmarrError, generate_token
-from charmarr_interfaces.testing.charms import load_charm
-from charmarr_interfaces.testing.fake_qbittorrent import FakeQBittorrent
-from charmarr_interfaces.testing.fakes import FakeNetwork
-from charmarr_interfaces.testing.pod import PodReplay, root_owned_volume
-from charmarr_interfaces.testing.pytest_plugin import daemon_at_image_line
-from charmarr_interfaces.testing.torrents import add_like_arr, make_torrent, save_path_of
+from charmarr_common.errors import CharmarrError
+from charmarr_common.http import use_transport
+from charmarr_common.rotation import generate_token
 from charmarr_interfaces.vpn_gateway import Gateway
+from charmarr_testing.fake_qbittorrent import FakeQBittorrent
+from charmarr_testing.fakes import FakeNetwork
+from charmarr_testing.pod import PodReplay, root_owned_volume
+from charmarr_testing.pytest_plugin import daemon_at_image_line
+from charmarr_testing.torrents import add_like_arr, make_torrent, save_path_of
 
 load_charm("qbittorrent")
 
@@ -390,7 +391,7 @@ def test_qbittorrent_starts_on_a_root_owned_config_after_the_charms_first_hook(
     """The charm's first hook, replayed on a fresh root-owned volume; then the layer runs it."""
     with root_owned_volume("charmarr-qbittorrent-") as volume:
         pod = PodReplay(volume, monkeypatch)
-        out = pod.first_hook("qbittorrent", "qbittorrent", **{"require-vpn": False})
+        out = pod.first_hook(context("qbittorrent"), "qbittorrent", **{"require-vpn": False})
         password = next(
             s for s in out.secrets if s.label == "qbittorrent-credentials"
         ).latest_content["password"]

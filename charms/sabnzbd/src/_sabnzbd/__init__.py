@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from charmarr_interfaces import cleanup
-from charmarr_interfaces.secrets import CharmarrError
+from charmarr_common import cleanup
+from charmarr_common.errors import CharmarrError
 
 from . import ini
 from .api import ApiKeyRefusedError, SabnzbdClient

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from charmarr_interfaces.http import HttpClient, Response, WorkloadHttpError
-from charmarr_interfaces.secrets import CharmarrError
+from charmarr_common.errors import CharmarrError
+from charmarr_common.http import HttpClient, Response, WorkloadHttpError
 
 _KEY_ERRORS = ("api key incorrect", "api key required")
 _HOST_ERROR = "hostname verification failed"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from charmarr_interfaces.safe_text import line_safe
+from charmarr_common.safe_text import line_safe
 
 INI_NAME = "sabnzbd.ini"
 

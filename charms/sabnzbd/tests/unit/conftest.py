@@ -6,10 +6,10 @@ from pathlib import Path
 
 import ops
 import pytest
+import sabnzbd_wired as wired
+from charms_under_test import context, load_charm
 
-from charmarr_interfaces.testing.charms import context, load_charm
-from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
-from charmarr_interfaces.testing.wired import sabnzbd as wired
+from charmarr_testing.fake_sabnzbd import FakeSabnzbd
 
 load_charm("sabnzbd")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from _sabnzbd.ini import misc_values, with_misc
 
-from charmarr_interfaces.safe_text import UnsafeValueError
+from charmarr_common.safe_text import UnsafeValueError
 
 INI = "__version__ = 19\n[misc]\nport = 8080\n[servers]\n"
 

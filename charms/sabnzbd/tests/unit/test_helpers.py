@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from charms_under_test import load_charm
 
-from charmarr_interfaces.http import Response, use_transport
-from charmarr_interfaces.testing.charms import load_charm
-from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
+from charmarr_common.http import Response, use_transport
+from charmarr_testing.fake_sabnzbd import FakeSabnzbd
 
 load_charm("sabnzbd")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import sabnzbd_wired as wired
 from _sabnzbd.api import SabnzbdClient
 from ops import pebble, testing
 
-from charmarr_interfaces.testing import builders
-from charmarr_interfaces.testing.wired import sabnzbd as wired
+from charmarr_testing import builders
 
 BOTH = ("radarr", "sonarr")
 
@@ -158,7 +158,7 @@ def test_ready_gateway_sets_the_socks5_proxy_and_shows_the_ip(ctx, fake_network,
         containers=[wired.container(config_dir, running=False)],
     )
     (config_dir / "sabnzbd.ini").write_text(wired.ini_text(wired.API_KEY))
-    from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
+    from charmarr_testing.fake_sabnzbd import FakeSabnzbd
 
     fake_network.add("localhost:8080", FakeSabnzbd(wired.API_KEY))
 
@@ -295,7 +295,7 @@ def test_proxy_credentials_sabnzbd_cannot_use(ctx, fake_network, config_dir, req
         containers=[wired.container(config_dir)],
     )
     (config_dir / "sabnzbd.ini").write_text(wired.ini_text(wired.API_KEY))
-    from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
+    from charmarr_testing.fake_sabnzbd import FakeSabnzbd
 
     fake_network.add("localhost:8080", FakeSabnzbd(wired.API_KEY))
 

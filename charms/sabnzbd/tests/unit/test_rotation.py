@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import sabnzbd_wired as wired
 from ops import pebble, testing
 
-from charmarr_interfaces.testing import builders
-from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
-from charmarr_interfaces.testing.wired import sabnzbd as wired
+from charmarr_testing import builders
+from charmarr_testing.fake_sabnzbd import FakeSabnzbd
 
 BOTH = ("radarr", "sonarr")
 
@@ -83,7 +83,7 @@ class _StubbornSabnzbd(FakeSabnzbd):
     """Answers set_apikey with a key it then does not accept."""
 
     def _mode_config(self, q):
-        from charmarr_interfaces.testing.fakes import json_response
+        from charmarr_testing.fakes import json_response
 
         return json_response({"apikey": "9" * 32})
 

@@ -7,11 +7,11 @@ import re
 
 import ops
 import pytest
+import sabnzbd_wired as wired
 from ops import pebble, testing
 
-from charmarr_interfaces.testing import builders
-from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
-from charmarr_interfaces.testing.wired import sabnzbd as wired
+from charmarr_testing import builders
+from charmarr_testing.fake_sabnzbd import FakeSabnzbd
 
 BOTH = ("radarr", "sonarr")
 

@@ -37,14 +37,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from charms_under_test import context, load_charm
 
-from charmarr_interfaces.http import WorkloadUnreachableError, use_transport
-from charmarr_interfaces.secrets import generate_token
-from charmarr_interfaces.testing.charms import load_charm
-from charmarr_interfaces.testing.fake_sabnzbd import FakeSabnzbd
-from charmarr_interfaces.testing.fakes import FakeNetwork
-from charmarr_interfaces.testing.pod import PodReplay, root_owned_volume
-from charmarr_interfaces.testing.pytest_plugin import daemon_at_image_line
+from charmarr_common.http import WorkloadUnreachableError, use_transport
+from charmarr_common.rotation import generate_token
+from charmarr_testing.fake_sabnzbd import FakeSabnzbd
+from charmarr_testing.fakes import FakeNetwork
+from charmarr_testing.pod import PodReplay, root_owned_volume
+from charmarr_testing.pytest_plugin import daemon_at_image_line
 
 load_charm("sabnzbd")
 
@@ -321,7 +321,7 @@ def test_sabnzbd_starts_on_a_root_owned_config_after_the_charms_first_hook(
     binary: str, root_owned_config: Path, monkeypatch: pytest.MonkeyPatch
 ):
     pod = PodReplay(root_owned_config, monkeypatch)
-    out = pod.first_hook("sabnzbd", "sabnzbd", **{"require-vpn": False})
+    out = pod.first_hook(context("sabnzbd"), "sabnzbd", **{"require-vpn": False})
 
     # Start SABnzbd as the layer says: its user, its environment, its arguments (here on
     # loopback and with Debian's sabnzbdplus for the image's /app/sabnzbd/SABnzbd.py).

@@ -1,12 +1,13 @@
 """sonarr-k8s: only its table. Every behaviour runs against both media managers in
-interfaces/tests/test_media_managers.py, because both charms are the same code.
+the shared suites in servarr/tests, which this folder runs (test_media_manager.py).
 """
 
 from __future__ import annotations
 
-from charmarr_interfaces import servarr
-from charmarr_interfaces.arr import MediaManagerCharm
-from charmarr_interfaces.testing.charms import load_charm
+from charms_under_test import load_charm
+
+from charmarr_servarr import api as servarr
+from charmarr_servarr.arr import MediaManagerCharm
 
 
 def test_sonarr_differs_from_radarr_only_by_its_table():

@@ -1,0 +1,13 @@
+"""sonarr-k8s wired: Prowlarr (listing it), qBittorrent, SABnzbd and Plex related."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from charmarr_servarr.api import SONARR
+from charmarr_testing.fake_servarr import media_manager_world
+
+
+def wired_state(network: Any, *, leader: bool = True) -> tuple[Any, Any]:
+    """The state of a deployed, fully related sonarr unit and its workload fake."""
+    return media_manager_world(SONARR, network, leader=leader)

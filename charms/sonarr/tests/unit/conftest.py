@@ -1,0 +1,11 @@
+"""sonarr-k8s runs the media managers' shared suites (servarr/tests) with its own table."""
+
+import pytest
+
+from charmarr_servarr.api import SONARR, MediaManager
+
+
+@pytest.fixture
+def media_manager() -> MediaManager:
+    """The table the shared suites run against."""
+    return SONARR

@@ -1,0 +1,752 @@
+"""The charm logic shared by Prowlarr, Radarr and Sonarr.
+
+- ``config.xml`` handling: the API key lives in ``/config/config.xml`` ``<ApiKey>``; it is
+  written with a real XML parser that keeps every other setting, before the app first
+  starts, and never through the environment (``*__AUTH__APIKEY`` would override the file
+  and show up in ``pebble plan``).
+- config.xml also pins ``Port``, ``BindAddress`` and ``UrlBase`` (every integration
+  depends on them) and is put back, with a restart, when they drift.
+- The Pebble layer: the app runs directly as 1000:1000 with what the image's s6 init
+  would have given it (``TMPDIR`` created, ``HOME``, working directory) and a readiness
+  check on the anonymous ``/ping``.
+- A write the app refuses (its connection test runs even with ``forceSave``) becomes a
+  status with the app's own reasons: Waiting and retried when it is passing, Blocked with
+  what to do when the user must act (a Plex library).
+- :class:`ArrCharm`: the holistic reconcile (owned key secret, config.xml, layer, ports,
+  health, per-relation wiring) with collect-status, and key rotation: new key ->
+  config.xml -> restart -> bounded wait until an authenticated call with the new key works
+  -> only then :class:`~.secrets.CredentialRotation` publishes the revision.
+- :class:`MediaManagerCharm`: Radarr and Sonarr, which differ only by a
+  :class:`~.servarr.MediaManager` table: media-indexer requirer (publish, check Prowlarr
+  lists us), download clients, Plex notifications and the root folder.
+
+What a charm applied to its workload's credential fields is tracked as fingerprints in
+``/config/.charmarr-applied.json`` (see :func:`~.servarr.credential_hash`): not a databag,
+no secret content, and it lives and dies with the workload's own database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import ops
+from ops import pebble
+
+from charmarr_common import standby
+from charmarr_common.cleanup import managed_name
+from charmarr_common.errors import CharmarrError, WaitingError
+from charmarr_common.http import WorkloadHttpError
+from charmarr_common.k8s import PodPatcher, ensure_media_volume
+from charmarr_common.reconcile import Convergence, observe_reconcile_events
+from charmarr_common.rotation import (
+    ROTATE_ACTION,
+    ROTATION_OPTION,
+    CredentialRotation,
+    generate_token,
+    parse_rotation_interval,
+)
+from charmarr_common.safe_text import line_safe
+from charmarr_common.workload import (
+    ensure_layer,
+    poll,
+    pull_text,
+    push_if_changed,
+    service_url,
+    take_ownership,
+)
+from charmarr_interfaces.download_client import CREDENTIAL_KEYS, DownloadClientRequirer
+from charmarr_interfaces.endpoint import Endpoint, InvalidRelationData
+from charmarr_interfaces.media_indexer import API_KEY, MediaIndexerRequirer
+from charmarr_interfaces.media_server import TOKEN, MediaServerRequirer
+from charmarr_interfaces.secret_ids import (
+    OwnedSecret,
+    OwnedState,
+    grant_and_publish_id,
+    read_consumed_secret,
+)
+
+from . import api as servarr
+
+logger = logging.getLogger(__name__)
+
+CONFIG_DIR = "/config"
+CONFIG_XML = "/config/config.xml"
+APPLIED_FILE = "/config/.charmarr-applied.json"
+USER_ID = 1000
+GROUP_ID = 1000
+
+
+_KEY_REFUSED = re.compile(r"invalid credentials|invalid api key", re.IGNORECASE)
+"""How Radarr/Sonarr word an indexer test that Prowlarr refused for its key."""
+
+
+class ConfigXmlError(CharmarrError):
+    """``config.xml`` exists but cannot be used; the charm will not overwrite it."""
+
+
+# ---------------------------------------------------------------------------------------------
+# config.xml
+# ---------------------------------------------------------------------------------------------
+
+
+def _parse(text: str) -> Any:
+    import xml.etree.ElementTree as ET
+
+    # The file is the app's own config in our own container, not untrusted input.
+    parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True))  # noqa: S314
+    try:
+        root = ET.fromstring(text, parser=parser)  # noqa: S314
+    except ET.ParseError as e:
+        raise ConfigXmlError(
+            f"{CONFIG_XML} is not valid XML (line {e.position[0]}): fix or move it away"
+        ) from None
+    if root.tag != "Config":
+        raise ConfigXmlError(f"{CONFIG_XML} has no <Config> root: fix or move it away")
+    return root
+
+
+def read_api_key(text: str | None) -> str | None:
+    """The ``<ApiKey>`` in a config.xml text (None if absent or empty)."""
+    if not text or not text.strip():
+        return None
+    element = _parse(text).find("ApiKey")
+    return (element.text or "").strip() or None if element is not None else None
+
+
+def pinned_settings(app: servarr.ServarrApp, api_key: str) -> dict[str, str]:
+    """The config.xml settings the charm owns: the key and where the app listens.
+
+    Every call the charm and the related apps make goes to ``<Port>`` at the root path; a
+    port, bind address or URL base changed in the web UI would refuse them or answer with a
+    redirect (``UrlBase`` stays empty until an ingress owns it).
+    """
+    return {"ApiKey": api_key, "Port": str(app.port), "BindAddress": "*", "UrlBase": ""}
+
+
+def render_config_xml(current: str | None, settings: Mapping[str, str]) -> str:
+    """``current`` with each of ``settings`` (element -> text) set; every other one kept.
+
+    Returns ``current`` unchanged (byte for byte) when it already holds them, so the
+    caller's compare-before-write sees no change even if the app reformatted the file.
+
+    Raises:
+        ConfigXmlError: ``current`` is not a Servarr config.xml.
+    """
+    import xml.etree.ElementTree as ET
+
+    for tag, value in settings.items():
+        # ElementTree escapes markup but writes control characters as they are: XML 1.0
+        # forbids them, and the app would refuse the whole file.
+        line_safe(value, what=f"<{tag}>", file=CONFIG_XML)
+    if current is None or not current.strip():
+        root = ET.Element("Config")
+        for tag, value in settings.items():
+            ET.SubElement(root, tag).text = value
+        ET.indent(root, space="  ")
+        return ET.tostring(root, encoding="unicode") + "\n"
+    root = _parse(current)
+
+    def text_of(tag: str) -> str | None:
+        element = root.find(tag)
+        return None if element is None else (element.text or "").strip()
+
+    if all(text_of(tag) == value for tag, value in settings.items()):
+        return current
+    for tag, value in settings.items():
+        element = root.find(tag)
+        if element is None:
+            element = ET.SubElement(root, tag)
+            children = list(root)
+            if len(children) > 1:
+                element.tail, children[-2].tail = children[-2].tail, children[0].tail
+        element.text = value
+    declaration = ""
+    stripped = current.lstrip()
+    if stripped.startswith("<?xml"):
+        declaration = stripped[: stripped.index("?>") + 2] + "\n"
+    return declaration + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def temp_dir(app: servarr.ServarrApp) -> str:
+    """The image's ``TMPDIR`` (``/run/<app>-temp``), which only its s6 init creates."""
+    return f"/run/{app.name}-temp"
+
+
+def pebble_layer(app: servarr.ServarrApp) -> pebble.LayerDict:
+    """Run the app directly (no s6 init) as 1000:1000; ready when ``/ping`` answers.
+
+    The environment is what the linuxserver image and its s6 scripts give the app
+    (``Dockerfile`` ``ENV``; ``init-<app>-config`` creates ``TMPDIR``, which the charm
+    does before each start; the ``abc`` user's home is ``/config``), and the working
+    directory is the one ``svc-<app>/run`` changes to. No credential: the key is in
+    config.xml only.
+    """
+    return {
+        "summary": f"{app.title} (Charmarr)",
+        "services": {
+            app.name: {
+                "override": "replace",
+                "summary": app.title,
+                "command": f"{app.binary} -nobrowser -data={CONFIG_DIR}",
+                "startup": "enabled",
+                "user-id": USER_ID,
+                "group-id": GROUP_ID,
+                "working-dir": app.binary.rsplit("/", 1)[0],
+                "environment": {
+                    "HOME": CONFIG_DIR,
+                    "TMPDIR": temp_dir(app),
+                    "XDG_CONFIG_HOME": f"{CONFIG_DIR}/xdg",
+                    "COMPlus_EnableDiagnostics": "0",
+                },
+            }
+        },
+        "checks": {
+            f"{app.name}-ready": {
+                "override": "replace",
+                "level": "ready",
+                "period": "10s",
+                "threshold": 3,
+                "http": {"url": f"http://localhost:{app.port}/ping"},
+            }
+        },
+    }  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------------
+# The base charm
+# ---------------------------------------------------------------------------------------------
+
+
+class ArrCharm(ops.CharmBase):
+    """What Prowlarr, Radarr and Sonarr have in common. Subclasses set :attr:`servarr`."""
+
+    servarr: ClassVar[servarr.ServarrApp]
+    rotation_attempts: ClassVar[int] = 60
+    """How many times a rotation asks the restarted app to accept the new key."""
+    rotation_poll: ClassVar[float] = 2.0
+    """Seconds between those attempts (so at most about two minutes)."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.container = self.unit.get_container(self.servarr.name)
+        self.label = f"{self.servarr.name}-api-key"
+        self.key_secret = OwnedSecret(
+            self,
+            self.label,
+            lambda: {API_KEY: generate_token()},
+            description=f"{self.servarr.title} API key",
+        )
+        self.rotation = CredentialRotation(
+            self,
+            secrets=lambda label: self.key_secret if label == self.label else None,
+            rotate=self._rotate_key,
+            action_label=self.label,
+            reconcile=self.reconcile,
+        )
+        self._problems: list[CharmarrError] = []
+        self._notes: list[str] = []
+        self._reconciled = False
+        self._refresh = False
+        self._open_port = True
+        self._applied: dict[str, str] | None = None
+        self._applied_text: str | None = None
+        self._api_key = ""
+        self.convergence = Convergence(
+            self, container=self.servarr.name, service=self.servarr.name, probe=self._pings
+        )
+        self._follower = standby.SecretFollower(self)
+        observe_reconcile_events(self, self._on_event)
+        framework.observe(self.on.secret_changed, self._on_secret_changed)
+        framework.observe(self.on.collect_unit_status, self._on_collect_status)
+
+    # -- events --------------------------------------------------------------------------------
+
+    def _on_event(self, event: ops.EventBase) -> None:
+        # The port never changes: open it on every event but the five-minute update-status.
+        self._open_port = not isinstance(event, ops.UpdateStatusEvent)
+        if not self.convergence.skip(event):
+            self.reconcile()
+
+    def _pings(self) -> bool:
+        """The anonymous ``/ping`` answers."""
+        try:
+            self.local_client("").ping()
+        except CharmarrError:
+            return False
+        return True
+
+    def _on_secret_changed(self, _: ops.SecretChangedEvent) -> None:
+        self._refresh = True
+        self.reconcile()
+
+    def _on_collect_status(self, event: ops.CollectStatusEvent) -> None:
+        if self.convergence.add_kept_status(event):
+            return
+        self.reconcile()
+        statuses = [p.status for p in self._problems]
+        statuses.append(ops.ActiveStatus("; ".join(self._notes) or "ready"))
+        self.convergence.add_statuses(event, statuses)
+
+    # -- reconcile -----------------------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """Converge on the whole current state (once per hook)."""
+        if self._reconciled:
+            return
+        self._reconciled = True
+        self._problems, self._notes = [], []
+        try:
+            self._reconcile()
+        except CharmarrError as e:
+            self._problems.append(e)
+        except pebble.ConnectionError:
+            self._problems.append(WaitingError(f"waiting for Pebble in {self.container.name}"))
+        except (pebble.Error, ops.ModelError) as e:
+            logger.warning("reconcile stopped: %s", type(e).__name__)
+            self._problems.append(
+                WaitingError(
+                    f"waiting for the {self.container.name} container ({type(e).__name__})"
+                )
+            )
+
+    def _reconcile(self) -> None:
+        # Only the leader runs the app: a standby stops it and says how to scale back.
+        name = self.servarr.name
+        standby.hold(self, {name: (name, pebble_layer(self.servarr))}, [self.key_secret])
+        policy: ops.SecretRotate | None = None
+        try:
+            policy = parse_rotation_interval(self.config.get(ROTATION_OPTION, "monthly"))
+        except CharmarrError as e:
+            self._problems.append(e)
+        key_state = self.key_secret.ensure(policy)
+        api_key = key_state.content.get(API_KEY, "")
+        if not api_key:
+            raise CharmarrError(f"{self.label} lacks {API_KEY}: juju run {self._leader_cmd}")
+        if self._open_port:
+            self.unit.set_ports(self.servarr.port)
+        self._attempt(self._publish, key_state)
+        self._attempt(self._ensure_pod)
+        self._ensure_workload(api_key)
+        self._api_key = api_key
+        client = self.local_client(api_key)
+        self._check_workload(client)
+        self._wire(client)
+        self._save_applied()
+
+    def _ensure_pod(self) -> None:
+        """What this app needs from its own StatefulSet (nothing, for Prowlarr)."""
+
+    @property
+    def _leader_cmd(self) -> str:
+        return f"{self.app.name}/leader {ROTATE_ACTION}"
+
+    def _attempt(self, step: Callable[..., None], *args: Any) -> None:
+        """Run one independent step; its failure becomes a status, the others still run."""
+        try:
+            step(*args)
+        except CharmarrError as e:
+            self._problems.append(e)
+
+    def local_client(self, api_key: str) -> servarr.ServarrClient:
+        """This unit's workload API."""
+        return servarr.ServarrClient(
+            f"http://localhost:{self.servarr.port}", self.servarr, api_key, name=self.servarr.name
+        )
+
+    @property
+    def url(self) -> str:
+        """The in-cluster URL other apps use for this one."""
+        return service_url(self, self.servarr.port)
+
+    # -- workload ------------------------------------------------------------------------------
+
+    def _ensure_workload(self, api_key: str) -> None:
+        """config.xml before the first start, the layer, a restart if the key changed."""
+        current = pull_text(self.container, CONFIG_XML)
+        if current is None:
+            self._own_config_dir()
+        wanted = render_config_xml(current, pinned_settings(self.servarr, api_key))
+        pushed = self._push_config(wanted, current)
+        replanned = ensure_layer(
+            self.container,
+            self.servarr.name,
+            pebble_layer(self.servarr),
+            before_replan=self._make_temp_dir,
+        )
+        if pushed and not replanned:
+            logger.info("config.xml changed (key, port, bind address or URL base); restarting")
+            self.container.restart(self.servarr.name)
+
+    def _make_temp_dir(self) -> None:
+        """The image's TMPDIR, before a (re)start: a new container does not have it."""
+        self.container.make_dir(
+            temp_dir(self.servarr), make_parents=True, user_id=USER_ID, group_id=GROUP_ID
+        )
+
+    def _push_config(self, wanted: str, current: str | None) -> bool:
+        return push_if_changed(
+            self.container,
+            CONFIG_XML,
+            wanted,
+            current=current,
+            user_id=USER_ID,
+            group_id=GROUP_ID,
+        )
+
+    def _own_config_dir(self) -> None:
+        """First start: let the app (1000:1000) write its database next to config.xml."""
+        take_ownership(self.container, CONFIG_DIR, USER_ID, GROUP_ID)
+
+    def _check_workload(self, client: servarr.ServarrClient) -> None:
+        name = self.servarr.name
+        client.ping()
+        try:
+            client.status()
+        except WorkloadHttpError as e:
+            if e.http_status in (401, 403):
+                raise CharmarrError(
+                    f"{name} rejects the API key in {CONFIG_XML}; check that no "
+                    f"{name.upper()}__AUTH__APIKEY is set, then restart the unit"
+                ) from None
+            raise
+
+    # -- applied-credential fingerprints ---------------------------------------------------------
+
+    def applied(self) -> dict[str, str]:
+        """Fingerprints of the credentials applied to this unit's workload (loaded once)."""
+        if self._applied is None:
+            self._applied_text = pull_text(self.container, APPLIED_FILE)
+            try:
+                data = json.loads(self._applied_text or "{}")
+            except ValueError:
+                data = {}
+            entries = data.get("applied") if isinstance(data, dict) else None
+            self._applied = {
+                str(k): str(v) for k, v in (entries if isinstance(entries, dict) else {}).items()
+            }
+        return self._applied
+
+    def _save_applied(self) -> None:
+        if self._applied is None:
+            return
+        text = json.dumps({"version": 1, "applied": dict(sorted(self._applied.items()))}, indent=1)
+        if self._applied_text is None and not self._applied:
+            return
+        push_if_changed(
+            self.container,
+            APPLIED_FILE,
+            text + "\n",
+            current=self._applied_text,
+            user_id=USER_ID,
+            group_id=GROUP_ID,
+        )
+        self._applied_text = text + "\n"
+
+    # -- relation helpers ----------------------------------------------------------------------
+
+    def live_names(self, endpoint: Endpoint[Any]) -> set[str]:
+        """The managed names of every live relation's remote app on ``endpoint``."""
+        return {managed_name(r.app.name) for r in endpoint.relations if r.app is not None}
+
+    # -- hooks for subclasses ------------------------------------------------------------------
+
+    def _publish(self, key: OwnedState) -> None:
+        """Leader: grant the key secret and publish on the relations."""
+
+    def _wire(self, client: servarr.ServarrClient) -> None:
+        """Converge the workload's per-relation entries."""
+
+    def _on_key_accepted(self, client: servarr.ServarrClient, api_key: str) -> None:
+        """A rotation's new key works (before the revision is published)."""
+
+    def _report_refused(
+        self,
+        result: servarr.SyncResult,
+        what: str,
+        action: Callable[[servarr.RefusedError], str | None] = lambda _: None,
+    ) -> None:
+        """Each entry the app refused becomes a status with the app's own reasons.
+
+        ``action`` names what the user must do for a refusal (Blocked); without one the
+        cause is taken as passing (a peer starting, a category on its way): Waiting, and
+        the next hook tries again (a reconcile that did not end Active is never skipped).
+        """
+        for error in result.refused:
+            reasons = "; ".join(error.failures) or "no reason given"
+            text = f"{self.servarr.name} refused {what} {error.entry}: {reasons}"
+            todo = action(error)
+            if todo:
+                self._problems.append(CharmarrError(f"{text}; {todo}"))
+            else:
+                self._problems.append(WaitingError(f"{text}; retrying"))
+
+    # -- rotation ------------------------------------------------------------------------------
+
+    def _apply_key(self, api_key: str) -> None:
+        current = pull_text(self.container, CONFIG_XML)
+        self._push_config(
+            render_config_xml(current, pinned_settings(self.servarr, api_key)), current
+        )
+        self.container.restart(self.servarr.name)
+
+    def _rotate_key(self, label: str, current: dict[str, str]) -> dict[str, str]:
+        """New key -> config.xml -> restart -> wait until it works -> hand it back."""
+        del label
+        name = self.servarr.name
+        old = current.get(API_KEY)
+        # Rotate only a healthy workload: one that does not answer with the current key
+        # would not confirm the new one either, and a restart would not help it.
+        try:
+            self.local_client(old or "").status()
+        except CharmarrError as e:
+            raise WaitingError(f"{name} is not ready ({e.message}); rotation postponed") from None
+        new = generate_token()
+        try:
+            self._apply_key(new)
+        except (pebble.Error, ops.ModelError):
+            raise WaitingError(f"cannot reach the {name} container to rotate its key") from None
+        client = self.local_client(new)
+        if self._wait_for(client):
+            self._on_key_accepted(client, new)
+            return {API_KEY: new}
+        # CredentialRotation's restore (this charm's reconcile) writes the published key back.
+        raise CharmarrError(f"{name} did not accept the new API key")
+
+    def _wait_for(self, client: servarr.ServarrClient) -> bool:
+        """Bounded wait (count and time) until the restarted app accepts ``client``'s key."""
+
+        def accepted() -> bool | None:
+            try:
+                client.status()
+            except CharmarrError:
+                return None
+            return True
+
+        return bool(poll(accepted, attempts=self.rotation_attempts, delay=self.rotation_poll))
+
+
+# ---------------------------------------------------------------------------------------------
+# Radarr and Sonarr
+# ---------------------------------------------------------------------------------------------
+
+
+class MediaManagerCharm(ArrCharm):
+    """Radarr or Sonarr: everything but the :class:`~.servarr.MediaManager` table."""
+
+    servarr: ClassVar[servarr.MediaManager]  # pyright: ignore[reportIncompatibleVariableOverride]
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.indexer = MediaIndexerRequirer(self)
+        self.download_clients = DownloadClientRequirer(self)
+        self.media_servers = MediaServerRequirer(self)
+        self._pod = PodPatcher(self)
+
+    def _ensure_pod(self) -> None:
+        """The shared media volume at /data: downloads to import, the library to fill."""
+        ensure_media_volume(self._pod, self, self.container.name)
+
+    def _publish(self, key: OwnedState) -> None:
+        from charmarr_interfaces.download_client.models import DownloadClientRequirerData
+        from charmarr_interfaces.media_indexer.models import IndexerRequirerData
+
+        kind = self.servarr.kind
+        for relation in self.indexer.relations:
+            published = self.indexer.published_value(relation, "api_key_secret_id")
+            secret_id = grant_and_publish_id(key, relation, published)
+            if secret_id is not None:
+                data = IndexerRequirerData(url=self.url, kind=kind, api_key_secret_id=secret_id)
+                self.indexer.publish(relation, data)
+        for relation in self.download_clients.relations:
+            self.download_clients.publish(
+                relation, DownloadClientRequirerData(kind=kind, category=self.app.name)
+            )
+
+    def _wire(self, client: servarr.ServarrClient) -> None:
+        self._attempt(self._wire_root_folder, client)
+        self._attempt(self._wire_download_clients, client)
+        self._attempt(self._wire_media_servers, client)
+        self._attempt(self._check_indexer, client)
+
+    def _wire_root_folder(self, client: servarr.ServarrClient) -> None:
+        root = self.servarr.root_folder
+        folders = client.list(servarr.ROOT_FOLDERS)
+        if any(str(f.get("path", "")).rstrip("/") == root for f in folders):
+            return
+        self.container.make_dir(root, make_parents=True, user_id=USER_ID, group_id=GROUP_ID)
+        try:
+            client.create(servarr.ROOT_FOLDERS, {"path": root}, force=False)
+        except servarr.RefusedError as e:
+            reasons = "; ".join(e.failures) or "no reason given"
+            raise CharmarrError(
+                f"{self.servarr.name} refused root folder {root}: {reasons}; "
+                "is the media volume mounted at /data?"
+            ) from None
+        except WorkloadHttpError as e:
+            if e.http_status is not None and 400 <= e.http_status < 500:
+                raise CharmarrError(
+                    f"{self.servarr.name} refused root folder {root} (HTTP {e.http_status}); "
+                    "is the media volume mounted at /data?"
+                ) from None
+            raise
+        logger.info("root folder %s added", root)
+
+    def _wire_download_clients(self, client: servarr.ServarrClient) -> None:
+        wanted: dict[str, servarr.Desired] = {}
+        keep: set[str] = set()
+        endpoint = self.download_clients.endpoint
+        for remote in self.download_clients.read():
+            if isinstance(remote, InvalidRelationData):
+                self._problems.append(CharmarrError(remote.message))
+                keep.add(managed_name(remote.relation.app.name))
+                continue
+            name = managed_name(remote.app_name)
+            data = remote.data
+            try:
+                credentials = read_consumed_secret(
+                    self.model,
+                    data.credentials_secret_id,
+                    CREDENTIAL_KEYS[data.kind],
+                    source=f"{remote.app_name} ({endpoint})",
+                    refresh=self._refresh,
+                )
+            except CharmarrError as e:
+                self._problems.append(e)
+                keep.add(name)
+                continue
+            wanted[name] = servarr.download_client(
+                self.servarr,
+                name=name,
+                kind=data.kind,
+                url=data.url,
+                category=self.app.name,
+                credentials=credentials,
+            )
+        self._waiting_for_data(endpoint, self.live_names(self.download_clients), wanted, keep)
+        result = servarr.sync_entries(
+            client, servarr.DOWNLOAD_CLIENTS, wanted, self.applied(), keep=keep
+        )
+        self._report_refused(result, "download client")
+        if wanted:
+            self._notes.append(f"{len(wanted)} download client{'s' * (len(wanted) > 1)}")
+
+    def _wire_media_servers(self, client: servarr.ServarrClient) -> None:
+        wanted: dict[str, servarr.Desired] = {}
+        keep: set[str] = set()
+        endpoint = self.media_servers.endpoint
+        for remote in self.media_servers.read():
+            if isinstance(remote, InvalidRelationData):
+                self._problems.append(CharmarrError(remote.message))
+                keep.add(managed_name(remote.relation.app.name))
+                continue
+            name = managed_name(remote.app_name)
+            try:
+                token = read_consumed_secret(
+                    self.model,
+                    remote.data.token_secret_id,
+                    (TOKEN,),
+                    source=f"{remote.app_name} ({endpoint})",
+                    refresh=self._refresh,
+                )[TOKEN]
+            except CharmarrError as e:
+                self._problems.append(e)
+                keep.add(name)
+                continue
+            wanted[name] = servarr.plex_notification(
+                self.servarr, name=name, url=remote.data.url, token=token
+            )
+        self._waiting_for_data(endpoint, self.live_names(self.media_servers), wanted, keep)
+        result = servarr.sync_entries(
+            client, servarr.NOTIFICATIONS, wanted, self.applied(), keep=keep
+        )
+        self._report_refused(result, "the Plex connection", self._plex_action)
+        if wanted:
+            self._notes.append(f"{len(wanted)} media server{'s' * (len(wanted) > 1)}")
+
+    def _plex_action(self, error: servarr.RefusedError) -> str | None:
+        """What the user must do when Plex has no library of this app's kind."""
+        if not any("library" in f.lower() for f in error.failures):
+            return None
+        library = self.servarr.library
+        return f"create a {library} library in Plex; it is added at the next update-status"
+
+    def _waiting_for_data(
+        self, endpoint: str, live: set[str], wanted: dict[str, Any], keep: set[str]
+    ) -> None:
+        for name in sorted(live - set(wanted) - keep):
+            keep.add(name)
+            app = name.removesuffix(" (juju)")
+            self._problems.append(WaitingError(f"waiting for {app} to publish on {endpoint}"))
+
+    def _check_synced_indexers(
+        self, client: servarr.ServarrClient, prowlarr: str, url: str, key: str
+    ) -> None:
+        """Once per Prowlarr key: the indexers Prowlarr synced here pass this app's own test.
+
+        The app masks their key, so only its test (which calls Prowlarr with the stored
+        key) shows whether Prowlarr's sync brought the current one.
+        """
+        record = f"{servarr.INDEXERS}/{prowlarr}"
+        fingerprint = servarr.credential_hash(record, {API_KEY: key})
+        applied = self.applied()
+        if applied.get(record) == fingerprint:
+            return
+        base = url.rstrip("/") + "/"
+        stale: list[str] = []
+        for entry in client.list(servarr.INDEXERS):
+            if not str(servarr.field_values(entry).get("baseUrl") or "").startswith(base):
+                continue
+            try:
+                client.test(servarr.INDEXERS, entry)
+            except servarr.RefusedError as e:
+                # Radarr/Sonarr HttpIndexerBase.TestConnection: a 401 or 403 from Prowlarr
+                if any(_KEY_REFUSED.search(f) for f in e.failures):
+                    stale.append(str(entry.get("name")))
+                else:  # the indexer itself is down: not a key problem
+                    logger.info("indexer %s failed its test: %s", entry.get("name"), e.failures)
+        if stale:
+            raise WaitingError(
+                f"{len(stale)} {prowlarr} indexer{'s' * (len(stale) > 1)} in "
+                f"{self.servarr.name} hold an old {prowlarr} key; waiting for {prowlarr} to "
+                "sync its current key"
+            )
+        applied[record] = fingerprint
+
+    def _check_indexer(self, client: servarr.ServarrClient) -> None:
+        """Prowlarr lists this app (checked with Prowlarr's key, so its rotation shows)."""
+        relations = self.indexer.relations
+        if not relations:
+            return
+        endpoint = self.indexer.endpoint
+        for remote in self.indexer.read():
+            if isinstance(remote, InvalidRelationData):
+                raise CharmarrError(remote.message)
+            prowlarr = remote.app_name
+            key = read_consumed_secret(
+                self.model,
+                remote.data.api_key_secret_id,
+                (API_KEY,),
+                source=f"{prowlarr} ({endpoint})",
+                refresh=self._refresh,
+            )[API_KEY]
+            api = servarr.ServarrClient(remote.data.url, servarr.PROWLARR, key, name=prowlarr)
+            try:
+                applications = api.list(servarr.APPLICATIONS)
+            except WorkloadHttpError as e:
+                if e.http_status in (401, 403):
+                    raise WaitingError(
+                        f"{prowlarr} rejected the key it shared; waiting for its new key"
+                    ) from None
+                raise
+            mine = managed_name(self.app.name)
+            if not any(a.get("name") == mine for a in applications):
+                raise WaitingError(f"waiting for {prowlarr} to register {self.app.name}")
+            self._check_synced_indexers(client, prowlarr, remote.data.url, key)
+            self._notes.insert(0, f"registered with {prowlarr}")
+            return
+        app = relations[0].app.name if relations[0].app else "prowlarr"
+        raise WaitingError(f"waiting for {app} to publish on {endpoint}")
