@@ -151,9 +151,6 @@ def stage(charm: str, into: Path | None = None) -> Path:
         target = lib / package / source.relative_to(SHARED[package])
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
-        readme = source.parent / "README.md"
-        if readme.is_file() and not (target.parent / "README.md").exists():
-            shutil.copy2(readme, target.parent / "README.md")
     (charm_dir / "requirements.txt").write_text(requirements(charm))
     return charm_dir
 
