@@ -82,6 +82,7 @@ def test_both_secret_uri_forms_are_valid():
             "schema version 2",
         ),
         ({"version": "{", "url": '"http://p:1"'}, "version", "not valid JSON"),
+        ({"url": "[" * 5000, "api_key_secret_id": json.dumps(GOOD_ID)}, "url", "not valid JSON"),
         ({"something": '"else"'}, "url", "Field required"),
     ],
 )

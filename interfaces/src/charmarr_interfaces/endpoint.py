@@ -89,7 +89,7 @@ def parse_app_data(
             continue
         try:
             decoded[key] = json.loads(raw[key])
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):  # "[" * 5000 is deeper than json allows
             return InvalidRelationData(relation, key, "not valid JSON")
     if "version" in raw and "version" not in decoded:
         return InvalidRelationData(relation, "version", "missing")
