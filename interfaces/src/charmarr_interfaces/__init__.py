@@ -6,8 +6,9 @@ every hook stays cheap. Each interface is self-contained behind its public face
 
 - :mod:`.secret_ids`: the secret-ID pattern (owned, consumed and user secrets);
 - :mod:`.media_indexer`, :mod:`.download_client`, :mod:`.vpn_gateway`,
-  :mod:`.media_server`: the four relation interfaces (provider, requirer, and databag
-  models in ``<interface>.models``, imported on first use);
+  :mod:`.media_server`: Charmarr's four relation interfaces (provider, requirer, and
+  databag models in ``<interface>.models``, imported on first use);
+- :mod:`.ingress`: the requirer side of Canonical's ``ingress`` v2, as traefik-k8s speaks it;
 - :mod:`.endpoint`: their common base (reading, validating and publishing databags);
 - :mod:`.urls`, :mod:`.errors`: the URL rules of the databags, and the errors the
   readers raise (each with the status that names its fix).

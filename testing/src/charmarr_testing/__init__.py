@@ -9,6 +9,8 @@ charms) under ``tests/support/``.
 - :mod:`.faults`: hook-tool and Pebble faults at a chosen point;
 - :mod:`.builders`: ``ops.testing`` relations and granted secrets for each interface side,
   so charm tests never hand-write databags;
+- :mod:`.ingress`: an ingress provider's answer for ``ops.testing``, and ``FakeIngress``,
+  a traefik-k8s that routes by path prefix or host on the ``FakeNetwork``;
 - :mod:`.fakes` and ``fake_*``: in-process fakes of the workloads' HTTP APIs and the
   network they sit on, each citing the upstream source it mirrors;
 - :mod:`.pytest_plugin`: the secret-leak guard (autouse), the status and temp-folder
