@@ -18,12 +18,11 @@ from charms_under_test import charm_dirs, repo_root
 from ops import testing
 from workloads import Workload
 
-from charmarr_servarr.api import PROWLARR, RADARR, SONARR, ServarrApp
 from charmarr_testing.fake_gluetun import FakeGluetun
 from charmarr_testing.fake_plex import FakePlexServer
 from charmarr_testing.fake_qbittorrent import FakeQBittorrent
 from charmarr_testing.fake_sabnzbd import FakeSabnzbd
-from charmarr_testing.fake_servarr import FakeServarr
+from charmarr_testing.fake_servarr import APPS, FakeServarr, Servarr
 
 BUNDLE = repo_root(Path(__file__)) / "bundle.yaml"
 
@@ -57,7 +56,7 @@ def _config_container(name: str, source: Path, **kwargs: Any) -> testing.Contain
     )
 
 
-def _servarr_kit(unit: str, root: Path, app: ServarrApp) -> Kit:
+def _servarr_kit(unit: str, root: Path, app: Servarr) -> Kit:
     config = root / "config"
     config.mkdir(parents=True)
     fake = FakeServarr(app, None, config_path=config / "config.xml")
@@ -151,9 +150,8 @@ def _plex_kit(unit: str, root: Path) -> Kit:
 
 def kit(charm: str, unit: str, root: Path) -> Kit:
     """A new unit of ``charm`` named ``unit``, its volumes under ``root``."""
-    servarr = {"prowlarr": PROWLARR, "radarr": RADARR, "sonarr": SONARR}
-    if charm in servarr:
-        return _servarr_kit(unit, root, servarr[charm])
+    if charm in APPS:
+        return _servarr_kit(unit, root, APPS[charm])
     makers = {
         "qbittorrent": _qbittorrent_kit,
         "sabnzbd": _sabnzbd_kit,
