@@ -1,4 +1,4 @@
-"""The whole-stack tests: the harness module lives beside them.
+"""The whole-stack tests: the harness' modules live beside them (see stack.py).
 
 Deploying the whole bundle takes about a hundred hooks, so it is done once per session
 (``charmarr``); each test that starts from the deployed stack gets a copy of it with its
@@ -12,7 +12,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import Stack, deploy_charmarr, restore, snapshot
+from guide import deploy_charmarr, restore, snapshot
+from stack import Stack
 
 
 @pytest.fixture

@@ -11,15 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harness import (
-    GLUETUN_AUTH,
-    MODEL_NAME,
-    SecretRecord,
-    Stack,
-    Unit,
-    charm_options,
-    unit_ready,
-)
+from kits import GLUETUN_AUTH, charm_options
+from records import MODEL_NAME, SecretRecord, Unit
+from stack import Stack
+from workloads import unit_ready
 
 from charmarr_common import standby
 from charmarr_common.cleanup import managed_name

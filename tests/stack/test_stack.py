@@ -2,7 +2,7 @@
 
 Most tests start from bundle.yaml deployed with the user secrets granted (once per session,
 copied per test: the ``deployed`` fixture); the others deploy what they need into an empty
-:class:`~harness.Stack` (one ``State`` per unit, one fake workload per unit on one
+:class:`~stack.Stack` (one ``State`` per unit, one fake workload per unit on one
 network). Each checks what an operator would see in ``juju status`` and inside the apps. Every hook also runs under the leak guard and the
 stack's own whole-run checks (no secret value in any databag or status, no secret
 management by a non-leader); each test ends by asserting there was no violation.
@@ -15,10 +15,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import expect
-import harness
 import ops
 import pytest
-from harness import MODEL_NAME, WIREGUARD, Hook, Stack, deploy_charmarr
+from charms_under_test import repo_root
+from guide import WIREGUARD, deploy_charmarr, set_up_apps
+from kits import bundle
+from records import MODEL_NAME, Hook
+from stack import Stack, _writes
 
 from charmarr_common.cleanup import managed_name
 from charmarr_testing.faults import before_hook_tool, pebble_outage
@@ -257,7 +260,7 @@ def test_a_scaled_generator_publishes_only_what_its_one_workload_accepted(
     stack.converge()
     # Each new leader started from its own volume: the operator adds Prowlarr's indexers
     # again and syncs them (Settings, Apps, Sync App Indexers), as the guide says.
-    harness.set_up_apps(stack)
+    set_up_apps(stack)
     stack.app("prowlarr").fake.sync(None)
     stack.converge()
     for owner, label in expect.GENERATORS.items():
@@ -418,7 +421,7 @@ def _integration_expectations():
     """tests/integration/expected.py: what the jubilant tests wait for."""
     import importlib.util
 
-    path = harness.repo_root(Path(__file__)) / "tests" / "integration" / "expected.py"
+    path = repo_root(Path(__file__)) / "tests" / "integration" / "expected.py"
     spec = importlib.util.spec_from_file_location("integration_expected", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -446,7 +449,7 @@ def test_what_the_integration_tests_wait_for_is_what_the_charms_reach(
         stack.grant_secret(claim, "plex")
         extra["plex"] = {"claim-token-secret": claim}
     stack.deploy_bundle(extra=extra)
-    harness.set_up_apps(stack)
+    set_up_apps(stack)
     stack.converge()
     statuses = {
         name.split("/")[0]: tuple(text.split(": ", 1)) for name, text in stack.statuses().items()
@@ -505,7 +508,7 @@ def test_an_expired_claim_token_blocks_until_the_user_updates_it(stack: Stack):
     stack.deploy("plex", config={"claim-token-secret": claim, "media-volume": "charmarr-media"})
     stack.deploy("radarr", config={"media-volume": "charmarr-media"})
     stack.integrate("plex:media-server", "radarr:media-server")
-    harness.set_up_apps(stack)
+    set_up_apps(stack)
     stack.converge()
     assert stack.statuses()["plex/0"].startswith("blocked: claim failed: plex.tv rejected")
     assert f"juju update-secret {claim} claim-token=<token>" in stack.statuses()["plex/0"]
@@ -624,7 +627,7 @@ def test_removing_each_relation_cleans_up_only_what_it_made(deployed: Stack):
 
     # Integrating everything again wires it all again, with the current credentials.
     stack.configure("qbittorrent", require_vpn=None)
-    for a, b in harness.bundle()["relations"]:
+    for a, b in bundle()["relations"]:
         stack.integrate(a, b)
     stack.converge()
     assert expect.all_active(stack) == {}
@@ -656,7 +659,7 @@ def test_scaling_every_app_to_two_units_and_back(deployed: Stack):
         )
         assert all(w.boots == 0 for w in follower.workloads.values()), follower.name
         if follower.fake is not None and hasattr(follower.fake, "writes"):
-            assert harness._writes(follower.fake) == [], f"{follower.name} was wired"
+            assert _writes(follower.fake) == [], f"{follower.name} was wired"
     assert expect.all_active(stack) == {}
     expect.check_delivered(stack)  # the wiring, reached through each Service: the leaders'
     assert stack.violations == [], "a non-leader managed a secret or wrote an app databag"
@@ -669,7 +672,7 @@ def test_scaling_every_app_to_two_units_and_back(deployed: Stack):
     assert stack.statuses()["plex/1"].startswith("blocked: claim failed")
     claim = stack.app("plex").config["claim-token-secret"]
     stack.update_user_secret(claim, {"claim-token": stack.plex_tv.issue_claim_token()})
-    harness.set_up_apps(stack)
+    set_up_apps(stack)
     stack.app("prowlarr").fake.sync(None)
     stack.converge()
 

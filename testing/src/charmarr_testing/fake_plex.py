@@ -15,6 +15,7 @@ real one), and answers with the server token as plex.tv does (an XML ``<user>`` 
 
 from __future__ import annotations
 
+import secrets
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -23,7 +24,6 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from charmarr_common.http import Request, Response
-from charmarr_common.rotation import generate_token
 
 from .fakes import FakeApp, text_response
 
@@ -148,7 +148,7 @@ class FakePlexTv(FakeApp):
         self, server_token: str | None = None, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         super().__init__()
-        self.server_token = server_token or generate_token(10)
+        self.server_token = server_token or secrets.token_hex(10)
         self.clock = clock
         self.tokens: dict[str, ClaimToken] = {}
         self.claimed_by: list[str] = []
@@ -156,7 +156,7 @@ class FakePlexTv(FakeApp):
 
     def issue_claim_token(self, validity: float = CLAIM_VALIDITY) -> str:
         """A fresh claim token, as https://plex.tv/claim gives one."""
-        value = f"claim-{generate_token(10)}"
+        value = f"claim-{secrets.token_hex(10)}"
         self.tokens[value] = ClaimToken(value, self.clock() + validity)
         return value
 

@@ -77,33 +77,120 @@ def _default_preferences(string_proxy_type: bool) -> dict[str, Any]:
     return prefs
 
 
-_BYTEARRAY = re.compile(r'^"?@ByteArray\(([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)\)"?$')
-
-
-def _pbkdf2_verify(stored: str, password: str) -> bool:
-    match = _BYTEARRAY.match(stored.strip())
-    if match is None:
+def _pbkdf2_verify(stored: bytes, password: str) -> bool:
+    # mirrors qBittorrent src/base/utils/password.cpp PBKDF2::verify: base64 salt and key
+    # joined by ":", PBKDF2-HMAC-SHA512, 100 000 iterations
+    salt_b64, sep, key_b64 = stored.partition(b":")
+    if not sep:
         return False
     try:
-        salt = base64.b64decode(match[1], validate=True)
-        key = base64.b64decode(match[2], validate=True)
+        salt = base64.b64decode(salt_b64, validate=True)
+        key = base64.b64decode(key_b64, validate=True)
     except (binascii.Error, ValueError):
         return False
     candidate = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, 100_000, len(key))
     return bool(key) and hmac.compare_digest(candidate, key)
 
 
-def _conf_value(text: str, section: str, key: str) -> str | None:
-    current = ""
+# qBittorrent reads qBittorrent.conf through QSettings' INI format (qBittorrent
+# src/base/settingsstorage.cpp); what follows mirrors Qt src/corelib/io/qsettings.cpp.
+_ESCAPES = {
+    "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
+    '"': '"', "?": "?", "'": "'", "\\": "\\",
+}  # fmt: skip
+
+
+def _conf_key(raw: str) -> str:
+    r"""A key or group name as written (iniUnescapedKey).
+
+    ``\`` is ``/``; ``%XX`` and ``%UXXXX`` are characters.
+    """
+
+    def char(match: re.Match[str]) -> str:
+        return "/" if match[0] == "\\" else chr(int(match[1] or match[2], 16))
+
+    return re.sub(r"\\|%U([0-9A-Fa-f]{4})|%([0-9A-Fa-f]{2})", char, raw)
+
+
+def _conf_strings(raw: str) -> str | list[str]:
+    r"""A value as written (iniUnescapedStringList).
+
+    ``"`` quotes (commas inside are literal), C escapes (``\n``, ``\x41``, octal), an
+    unquoted comma makes a string list, spaces around unquoted parts are dropped.
+    """
+    strings: list[str] = []
+    current, quoted, in_quotes, listed, i = "", False, False, False, 0
+    raw = raw.lstrip(" \t")
+    while i < len(raw):
+        ch = raw[i]
+        if ch == "\\" and i + 1 < len(raw):
+            code = raw[i + 1]
+            i += 2
+            if code in _ESCAPES:
+                current += _ESCAPES[code]
+            elif code == "x" and (digits := re.match(r"[0-9A-Fa-f]+", raw[i:])):
+                current += chr(int(digits[0], 16))
+                i += len(digits[0])
+            elif code in "01234567":
+                digits = re.match(r"[0-7]*", raw[i:])
+                octal = code + (digits[0] if digits else "")
+                current += chr(int(octal, 8))
+                i += len(octal) - 1
+        elif ch == '"':
+            quoted, in_quotes = True, not in_quotes
+            i += 1
+            if not in_quotes:
+                i += len(raw[i:]) - len(raw[i:].lstrip(" \t"))
+        elif ch == "," and not in_quotes:
+            strings.append(current if quoted else current.rstrip(" \t"))
+            current, quoted, listed = "", False, True
+            i += 1
+            i += len(raw[i:]) - len(raw[i:].lstrip(" \t"))
+        else:
+            current += ch
+            i += 1
+    current = current if quoted else current.rstrip(" \t")
+    return [*strings, current] if listed else current
+
+
+def _conf_variant(text: str) -> Any:
+    """A stored string as the value it stands for (stringToVariant)."""
+    if text.startswith("@ByteArray(") and text.endswith(")"):
+        return text[len("@ByteArray(") : -1].encode("latin-1")
+    if text == "@Invalid()":
+        return None
+    return text[1:] if text.startswith("@@") else text
+
+
+def parse_conf(text: str) -> dict[str, Any]:
+    """qBittorrent.conf as qBittorrent reads it: ``"Group/Key"`` -> value.
+
+    ``[General]`` holds the keys without a group; a value is a string, a list of strings,
+    bytes (``@ByteArray(...)``) or None (``@Invalid()``).
+    """
+    values: dict[str, Any] = {}
+    group = ""
     for line in text.splitlines():
         stripped = line.strip()
-        if stripped.startswith("[") and stripped.endswith("]"):
-            current = stripped[1:-1]
+        if not stripped or stripped[0] in ";#":
             continue
-        k, sep, value = line.partition("=")
-        if sep and current == section and k.strip() == key:
-            return value.strip()
-    return None
+        if stripped.startswith("[") and stripped.endswith("]"):
+            name = _conf_key(stripped[1:-1].strip())
+            group = "" if name.lower() == "general" else f"{name}/"
+            continue
+        key, sep, raw = line.partition("=")
+        if not sep or not key.strip():
+            continue
+        value = _conf_strings(raw)
+        if isinstance(value, list):
+            plain = not any(v.startswith("@") and not v.startswith("@@") for v in value)
+            value = [v[1:] if plain and v.startswith("@@") else v for v in value]
+            values[group + _conf_key(key.strip())] = (
+                value if plain else [_conf_variant(v) for v in value]
+            )
+        else:
+            values[group + _conf_key(key.strip())] = _conf_variant(value)
+    return values
 
 
 _INT_PROXY_TYPES = {0: "None", 1: "HTTP", 2: "SOCKS5", 3: "HTTP", 4: "SOCKS5", 5: "SOCKS4"}
@@ -136,7 +223,7 @@ class FakeQBittorrent(FakeApp):
         self.banned = False
         self.refuse_password_change = False
         self.password_changes = 0
-        self.password_hash: str | None = None
+        self.password_hash: bytes | None = None
         self.boots = 0
 
     def boot(self, conf_text: str) -> None:
@@ -144,8 +231,15 @@ class FakeQBittorrent(FakeApp):
 
         Sessions, failed-login counts and bans live in memory and are gone after a start.
         """
-        self.username = _conf_value(conf_text, "Preferences", "WebUI\\Username") or ""
-        self.password_hash = _conf_value(conf_text, "Preferences", "WebUI\\Password_PBKDF2")
+        conf = parse_conf(conf_text)
+        # mirrors qBittorrent src/base/preferences.cpp (Preferences/WebUI/Username and
+        # Preferences/WebUI/Password_PBKDF2, a QByteArray; a plain string reads as UTF-8)
+        username = conf.get("Preferences/WebUI/Username")
+        self.username = username if isinstance(username, str) else ""
+        stored = conf.get("Preferences/WebUI/Password_PBKDF2")
+        if isinstance(stored, str):
+            stored = stored.encode()
+        self.password_hash = stored if isinstance(stored, bytes) else None
         self.password = ""
         self.sessions.clear()
         self.failed_logins = 0

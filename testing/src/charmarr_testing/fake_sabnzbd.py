@@ -32,22 +32,94 @@ REQUIRED = "API Key Required"
 HOST_REFUSED = "Access denied - Hostname verification failed: https://sabnzbd.org/hostname-check"
 
 
-def _ini_misc(text: str) -> dict[str, str]:
-    """The ``[misc]`` values of a sabnzbd.ini, unquoted (lists stay ``a, b`` strings)."""
-    section = None
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        header = re.match(r"^\s*\[([^\[\]]+)\]\s*$", line)
-        if header:
-            section = header.group(1).strip()
+IniValue = str | list[str]
+IniSection = dict[str, "IniValue | IniSection"]
+
+_SECTION_LINE = re.compile(r"^(\[+)\s*(.*?)\s*(\]+)\s*(?:#.*)?$")
+_KEY_LINE = re.compile(r"""^("[^"]*"|'[^']*'|[^"'=][^=]*?)\s*=\s*(.*)$""")
+
+
+def _ini_items(raw: str, where: str) -> IniValue:
+    """One ConfigObj value (``list_values`` on): a string, or a list.
+
+    A comma outside quotes makes a list; an item is quoted with ``"`` or ``'``, or bare
+    (no comma, ``#`` or quote); a string may be triple-quoted; ``#`` outside quotes starts
+    a comment; a list may end with a comma, and a lone comma is the empty list.
+    """
+    if re.fullmatch(r"\s*,\s*(#.*)?", raw):
+        return []
+    triple = re.fullmatch(r"\s*(\"\"\"|\'\'\')(.*?)\1\s*(#.*)?", raw)
+    if triple:  # a triple-quoted string (one line here), never a list item
+        return triple.group(2)
+    items: list[tuple[str, bool]] = []
+    i = 0
+    while True:
+        i += len(raw[i:]) - len(raw[i:].lstrip(" \t"))
+        if raw[i : i + 1] in ('"', "'"):
+            end = raw.find(raw[i], i + 1)
+            if end < 0:
+                raise ValueError(f"sabnzbd.ini {where}: unterminated quote")
+            items.append((raw[i + 1 : end], True))
+            i = end + 1
+        else:
+            bare = re.match(r"[^,#]*", raw[i:]).group(0)  # type: ignore[union-attr]
+            if '"' in bare or "'" in bare:
+                raise ValueError(f"sabnzbd.ini {where}: a quote inside a bare value")
+            items.append((bare.rstrip(), False))
+            i += len(bare)
+        i += len(raw[i:]) - len(raw[i:].lstrip(" \t"))
+        if i >= len(raw) or raw[i] == "#":
+            break
+        if raw[i] != ",":
+            raise ValueError(f"sabnzbd.ini {where}: text after a quoted value")
+        i += 1
+    if len(items) == 1:
+        return items[0][0]
+    if any(not text and not quoted for text, quoted in items[:-1]):
+        raise ValueError(f"sabnzbd.ini {where}: an empty list item")
+    last, quoted = items[-1]
+    return [text for text, _ in items[:-1]] + ([last] if last or quoted else [])
+
+
+def parse_ini(text: str) -> IniSection:
+    """sabnzbd.ini as SABnzbd reads it (ConfigObj): nested sections, strings and lists.
+
+    ``[name]`` opens a section, ``[[name]]`` a subsection of the last ``[name]`` (servers,
+    categories and rss entries); a line is ``key = value``; ``#`` starts a comment. A
+    file ConfigObj refuses raises ValueError, as SABnzbd then refuses to start.
+    """
+    # mirrors SABnzbd sabnzbd/config.py read_config (configobj.ConfigObj, list_values on)
+    root: IniSection = {}
+    path: list[IniSection] = [root]
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
             continue
-        match = re.match(r"^\s*([A-Za-z0-9_]+)\s*=\s*(.*?)\s*$", line)
-        if section == "misc" and match:
-            raw = match.group(2)
-            if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
-                raw = raw[1:-1]
-            values[match.group(1)] = raw
-    return values
+        if stripped.startswith("["):
+            header = _SECTION_LINE.match(stripped)
+            depth = len(header.group(1)) if header else 0
+            if header is None or depth != len(header.group(3)) or depth > len(path):
+                raise ValueError(f"sabnzbd.ini line {number}: bad section marker")
+            name = header.group(2).strip("\"'")
+            section: IniSection = {}
+            path[depth - 1][name] = section
+            del path[depth:]
+            path.append(section)
+            continue
+        match = _KEY_LINE.match(stripped)
+        if match is None:
+            raise ValueError(f"sabnzbd.ini line {number}: neither a section nor key = value")
+        key = match.group(1).strip("\"'")
+        path[-1][key] = _ini_items(match.group(2), f"line {number}")
+    return root
+
+
+def _misc_text(value: object) -> str:
+    """A [misc] value as SABnzbd's API shows it (a list option joined with ``, ``)."""
+    # mirrors SABnzbd sabnzbd/config.py OptionList.get_string
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return value if isinstance(value, str) else ""
 
 
 class FakeSabnzbd(FakeApp):
@@ -135,11 +207,12 @@ class FakeSabnzbd(FakeApp):
             if self.ini_path is None or not self.ini_path.exists():
                 return
             text = self.ini_path.read_text()
-        misc = _ini_misc(text)
-        if misc.get("api_key"):
-            self.api_key = misc["api_key"]
-        self.misc["socks5_proxy_url"] = misc.get("socks5_proxy_url", "")
-        self.misc["host_whitelist"] = misc.get("host_whitelist", "")
+        misc = parse_ini(text).get("misc", {})
+        misc = misc if isinstance(misc, dict) else {}
+        if _misc_text(misc.get("api_key")):
+            self.api_key = _misc_text(misc["api_key"])
+        self.misc["socks5_proxy_url"] = _misc_text(misc.get("socks5_proxy_url", ""))
+        self.misc["host_whitelist"] = _misc_text(misc.get("host_whitelist", ""))
 
     def _refuse(self, message: str) -> Response:
         if self.refusal == "body":

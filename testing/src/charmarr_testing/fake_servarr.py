@@ -34,6 +34,7 @@ import copy
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,9 +47,40 @@ from charmarr_common.http import (
     WorkloadHttpError,
     WorkloadUnreachableError,
 )
-from charmarr_servarr.api import MASKED, PROWLARR, RADARR, SONARR, MediaManager, ServarrApp
 
 from .fakes import FakeApp, json_response, text_response
+
+
+@dataclass(frozen=True)
+class Servarr:
+    """What the fake knows of one Servarr app: facts of the app, never of a charm."""
+
+    name: str
+    title: str
+    port: int
+    api: str
+    category_field: str = ""
+    """The download-client field that holds the category (Radarr and Sonarr)."""
+    sync_categories: tuple[int, ...] = ()
+    """The Newznab categories Prowlarr syncs to the app by default."""
+
+
+# mirrors each app's src/NzbDrone.Core/Configuration/ConfigFileProvider.cs (default Port),
+# its API controllers' version (Radarr/Sonarr v3, Prowlarr v1) and Download/Clients/
+# QBittorrent/QBittorrentSettings.cs (MovieCategory in Radarr, TvCategory in Sonarr); the
+# sync categories mirror Prowlarr src/NzbDrone.Core/Applications/{Radarr,Sonarr}/*Settings.cs
+RADARR = Servarr(
+    "radarr", "Radarr", 7878, "/api/v3", "movieCategory",
+    (2000, 2010, 2020, 2030, 2040, 2045, 2050, 2060, 2070, 2080, 2090),
+)  # fmt: skip
+SONARR = Servarr(
+    "sonarr", "Sonarr", 8989, "/api/v3", "tvCategory",
+    (5000, 5010, 5020, 5030, 5040, 5045, 5050, 5090),
+)  # fmt: skip
+PROWLARR = Servarr("prowlarr", "Prowlarr", 9696, "/api/v1")
+APPS = {app.name: app for app in (RADARR, SONARR, PROWLARR)}
+MASKED = "********"
+"""What the apps show instead of a credential field's value (ProviderResource mapping)."""
 
 SECRET_FIELDS = frozenset({"password", "apiKey", "authToken"})
 PROVIDERS = frozenset({"downloadclient", "notification", "applications", "indexer"})
@@ -86,7 +118,8 @@ class FakeServarr(FakeApp):
     """One Servarr app.
 
     Args:
-        app: :data:`~charmarr_interfaces.servarr.RADARR`, ``SONARR`` or ``PROWLARR``.
+        app: which app (:data:`RADARR`, :data:`SONARR`, :data:`PROWLARR`, or anything
+            with that ``name``); the fake takes the rest from its own :data:`APPS`.
         api_key: the key it accepts (until ``config_path`` says otherwise).
         config_path: the host path of ``/config/config.xml`` in the test's mount; when it
             holds an ``<ApiKey>``, that key is the current one.
@@ -95,14 +128,14 @@ class FakeServarr(FakeApp):
 
     def __init__(
         self,
-        app: ServarrApp,
+        app: Any,
         api_key: str | None = None,
         *,
         config_path: Path | None = None,
         frozen: bool = False,
     ):
         super().__init__()
-        self.app = app
+        self.app = APPS[app.name]
         self._key = api_key
         self.config_path = config_path
         self.frozen = frozen
@@ -458,7 +491,7 @@ class FakeServarr(FakeApp):
     def _test_sabnzbd(self, values: dict[str, Any]) -> list[Failure]:
         # mirrors Radarr src/NzbDrone.Core/Download/Clients/Sabnzbd/Sabnzbd.cs
         # TestConnectionAndVersion, TestAuthentication, TestCategory
-        assert isinstance(self.app, MediaManager)
+        assert self.app.category_field, "only Radarr and Sonarr have download clients"
         category = values.get(self.app.category_field)
         client = HttpClient(self._url(values), name="sabnzbd")
         query = {"mode": "get_config", "section": "categories", "output": "json"}
@@ -706,7 +739,7 @@ def config_xml(api_key: str, port: int) -> str:
     )
 
 
-def owned_key_secret(app: ServarrApp, api_key: str) -> Any:
+def owned_key_secret(app: Any, api_key: str) -> Any:
     """The charm's own ``<app>-api-key`` secret, as it exists after the first deploy."""
     import ops
     from ops import testing
@@ -720,7 +753,7 @@ def owned_key_secret(app: ServarrApp, api_key: str) -> Any:
     )
 
 
-def servarr_container(app: ServarrApp, config_dir: Path, *, deployed: bool = True) -> Any:
+def servarr_container(app: Any, config_dir: Path, *, deployed: bool = True) -> Any:
     """The workload container with /config mounted from ``config_dir``.
 
     ``deployed``: the charm's layer is planned and the service active.
@@ -743,7 +776,7 @@ def servarr_container(app: ServarrApp, config_dir: Path, *, deployed: bool = Tru
 
 
 def servarr_state(
-    app: ServarrApp,
+    app: Any,
     network: Any,
     *,
     relations: Iterable[Any] = (),
@@ -759,14 +792,15 @@ def servarr_state(
     ``deployed``: the key secret exists, config.xml holds it, the service runs; otherwise
     a fresh unit (no secret, empty /config, nothing planned).
     """
-    from ops import testing
+    import uuid
 
-    from charmarr_common.rotation import generate_token
+    from ops import testing
 
     from .scratch import scratch_dir
 
     directory = config_dir or scratch_dir(f"charmarr-{app.name}-")
-    key = api_key or generate_token()
+    # mirrors Servarr src/NzbDrone.Core/Configuration/ConfigFileProvider.cs GenerateApiKey
+    key = api_key or uuid.uuid4().hex
     secrets: list[Any] = []
     if deployed:
         (directory / "config.xml").write_text(config_xml(key, app.port))
@@ -777,7 +811,7 @@ def servarr_state(
     serve_peers(network, remotes, category=f"{app.name}-k8s")
     for remote in remotes:
         secrets.extend(remote.secrets)
-    if isinstance(app, MediaManager):
+    if app.name in (RADARR.name, SONARR.name):
         # Radarr and Sonarr mount the shared media volume (the fake cluster has this PVC).
         config = {"media-volume": "charmarr-media", **(config or {})}
     state = testing.State(
@@ -842,7 +876,7 @@ def serve_at(network: Any, url: str, fake: FakeServarr) -> FakeServarr:
 
 
 def media_manager_world(
-    app: ServarrApp, network: Any, *, leader: bool = True, app_name: str | None = None
+    app: Any, network: Any, *, leader: bool = True, app_name: str | None = None
 ) -> tuple[Any, FakeServarr]:
     """Radarr or Sonarr with Prowlarr (which lists it), qBittorrent, SABnzbd and Plex related.
 
