@@ -154,9 +154,9 @@ class CharmarrCharm(ops.CharmBase):
 
     config_type: ClassVar[type[CharmConfig]] = CharmConfig
     """The dataclass of the charm's options."""
-    workload: ClassVar[str] = ""
+    workload: str = ""
     """The main workload container (named in Pebble statuses)."""
-    ports: ClassVar[tuple[int, ...]] = ()
+    ports: tuple[int, ...] = ()
     """The ports opened on the app's Service."""
     ready: ClassVar[str] = ""
     """The Active message when no step left a note."""
