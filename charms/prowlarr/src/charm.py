@@ -16,12 +16,10 @@ import ops
 from _prowlarr import wiring
 
 from charmarr_common.charm import Report
-from charmarr_common.cleanup import managed_name
 from charmarr_common.errors import CharmarrError, WaitingError
 from charmarr_common.vpn import read_gateway
-from charmarr_interfaces.endpoint import InvalidRelationData
 from charmarr_interfaces.media_indexer import API_KEY, MediaIndexerProvider
-from charmarr_interfaces.secret_ids import OwnedState, read_consumed_secret
+from charmarr_interfaces.secret_ids import OwnedState
 from charmarr_interfaces.vpn_gateway import VpnGatewayRequirer
 from charmarr_servarr import api as servarr
 from charmarr_servarr.arr import ArrCharm
@@ -64,24 +62,10 @@ class ProwlarrCharm(ArrCharm):
     def _wire_applications(self, client: servarr.ServarrClient, report: Report) -> None:
         wanted: dict[str, servarr.Desired] = {}
         keep: set[str] = set()
-        endpoint = self.indexer.endpoint
-        for remote in self.indexer.read():
-            if isinstance(remote, InvalidRelationData):
-                report.add(CharmarrError(remote.message))
-                keep.add(managed_name(remote.relation.app.name))
-                continue
-            try:
-                key = read_consumed_secret(
-                    self.model,
-                    remote.data.api_key_secret_id,
-                    (API_KEY,),
-                    source=f"{remote.app_name} ({endpoint})",
-                    refresh=self.refresh,
-                )[API_KEY]
-            except CharmarrError as e:
-                report.add(e)
-                keep.add(managed_name(remote.app_name))
-                continue
+        for remote, content in self._with_secrets(
+            self.indexer, lambda data: (data.api_key_secret_id, (API_KEY,)), keep, report
+        ):
+            key = content[API_KEY]
             desired = wiring.application(
                 remote.app_name, remote.data.kind, remote.data.url, key, self.url
             )

@@ -118,8 +118,8 @@ class QBittorrentCharm(CharmarrCharm):
         gateway, decision, keep_proxy = self._vpn_decision(config.require_vpn, report)
         container = self.unit.get_container(CONTAINER)
         try:
-            state = self._credentials.ensure(config.rotate)
-            username, password = _credentials_of(state.content)
+            state = self.ensure_owned(self._credentials, "username", "password")
+            username, password = state.content["username"], state.content["password"]
         except CharmarrError:
             if not decision.allow_downloads:
                 _stop_if_running(container)

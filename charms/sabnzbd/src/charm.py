@@ -101,12 +101,8 @@ class SabnzbdCharm(CharmarrCharm):
 
     def converge(self, report: Report) -> None:
         """The key secret, its publication, the media volume, then the workload."""
-        state = self._secret.ensure(self.typed_config.rotate)
-        key = state.content.get(API_KEY, "")
-        if not key:
-            raise CharmarrError(
-                f"{LABEL} lacks {API_KEY}: juju run {self.app.name}/leader rotate-credentials"
-            )
+        state = self.ensure_owned(self._secret, API_KEY)
+        key = state.content[API_KEY]
         self._publish(state)
         report.attempt(ensure_media_volume, self._pod, self, CONTAINER)
         decision, proxy = self._vpn(self.refresh)

@@ -27,13 +27,14 @@ from typing import Any, ClassVar, TypeVar
 import ops
 from ops import pebble
 
-from charmarr_interfaces.secret_ids import OwnedSecret
+from charmarr_interfaces.secret_ids import OwnedSecret, OwnedState
 
 from . import standby
 from .errors import CharmarrError, InvalidConfigError, WaitingError
 from .reconcile import Convergence, observe_reconcile_events
 from .rotation import (
     DEFAULT_INTERVAL,
+    ROTATE_ACTION,
     CredentialRotation,
     Restorer,
     Rotator,
@@ -228,6 +229,21 @@ class CharmarrCharm(ops.CharmBase):
         if self._config is None:
             self._config = self.load_config(self.config_type)
         return self._config
+
+    def ensure_owned(self, secret: OwnedSecret, *keys: str) -> OwnedState:
+        """``secret`` with the configured rotate policy, created on the leader.
+
+        Raises:
+            CharmarrError: the content lacks one of ``keys`` (the fix: rotate it).
+            WaitingError: on a non-leader before the leader created it.
+        """
+        state = secret.ensure(getattr(self.typed_config, "rotate", None))
+        if any(not state.content.get(key) for key in keys):
+            raise CharmarrError(
+                f"{secret.label} lacks {' or '.join(keys)}: "
+                f"juju run {self.app.name}/leader {ROTATE_ACTION}"
+            )
+        return state
 
     def owned_secret(self, label: str) -> OwnedSecret | None:
         """The owned secret ``label`` names, or None if it is not ours."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import ops
@@ -41,7 +41,7 @@ from charmarr_common.cleanup import managed_name
 from charmarr_common.errors import CharmarrError, WaitingError
 from charmarr_common.http import WorkloadHttpError
 from charmarr_common.k8s import PodPatcher, ensure_media_volume
-from charmarr_common.rotation import ROTATE_ACTION, generate_token
+from charmarr_common.rotation import generate_token
 from charmarr_common.safe_text import line_safe
 from charmarr_common.workload import (
     ensure_layer,
@@ -52,7 +52,7 @@ from charmarr_common.workload import (
     take_ownership,
 )
 from charmarr_interfaces.download_client import CREDENTIAL_KEYS, DownloadClientRequirer
-from charmarr_interfaces.endpoint import Endpoint, InvalidRelationData
+from charmarr_interfaces.endpoint import Endpoint, InvalidRelationData, RemoteData
 from charmarr_interfaces.media_indexer import API_KEY, MediaIndexerRequirer
 from charmarr_interfaces.media_server import TOKEN, MediaServerRequirer
 from charmarr_interfaces.secret_ids import (
@@ -268,10 +268,8 @@ class ArrCharm(CharmarrCharm):
 
     def converge(self, report: Report) -> None:
         """The key secret and its publication, the pod, the workload, then the wiring."""
-        key_state = self.key_secret.ensure(self.typed_config.rotate)
-        api_key = key_state.content.get(API_KEY, "")
-        if not api_key:
-            raise CharmarrError(f"{self.label} lacks {API_KEY}: juju run {self._leader_cmd}")
+        key_state = self.ensure_owned(self.key_secret, API_KEY)
+        api_key = key_state.content[API_KEY]
         report.attempt(self._publish, key_state)
         report.attempt(self._ensure_pod)
         self._ensure_workload(api_key)
@@ -283,10 +281,6 @@ class ArrCharm(CharmarrCharm):
 
     def _ensure_pod(self) -> None:
         """What this app needs from its own StatefulSet (nothing, for Prowlarr)."""
-
-    @property
-    def _leader_cmd(self) -> str:
-        return f"{self.app.name}/leader {ROTATE_ACTION}"
 
     def local_client(self, api_key: str) -> servarr.ServarrClient:
         """This unit's workload API."""
@@ -388,6 +382,39 @@ class ArrCharm(CharmarrCharm):
     def live_names(self, endpoint: Endpoint[Any]) -> set[str]:
         """The managed names of every live relation's remote app on ``endpoint``."""
         return {managed_name(r.app.name) for r in endpoint.relations if r.app is not None}
+
+    def _with_secrets(
+        self,
+        endpoint: Endpoint[Any],
+        secret_of: Callable[[Any], tuple[str, tuple[str, ...]]],
+        keep: set[str],
+        report: Report,
+    ) -> Iterator[tuple[RemoteData[Any], dict[str, str]]]:
+        """Each related app's data with the content of the secret it shares.
+
+        ``secret_of(data)`` names the secret ID and its required keys. A relation whose
+        data or secret cannot be read becomes a problem, and its managed entry is kept
+        (added to ``keep``) until it can.
+        """
+        for remote in endpoint.read():
+            if isinstance(remote, InvalidRelationData):
+                report.add(CharmarrError(remote.message))
+                keep.add(managed_name(remote.relation.app.name))
+                continue
+            secret_id, keys = secret_of(remote.data)
+            try:
+                content = read_consumed_secret(
+                    self.model,
+                    secret_id,
+                    keys,
+                    source=f"{remote.app_name} ({endpoint.endpoint})",
+                    refresh=self.refresh,
+                )
+            except CharmarrError as e:
+                report.add(e)
+                keep.add(managed_name(remote.app_name))
+                continue
+            yield remote, content
 
     def _waiting_for_data(
         self, endpoint: Endpoint[Any], wanted: dict[str, Any], keep: set[str], report: Report
@@ -551,31 +578,18 @@ class MediaManagerCharm(ArrCharm):
     def _wire_download_clients(self, client: servarr.ServarrClient, report: Report) -> None:
         wanted: dict[str, servarr.Desired] = {}
         keep: set[str] = set()
-        endpoint = self.download_clients.endpoint
-        for remote in self.download_clients.read():
-            if isinstance(remote, InvalidRelationData):
-                report.add(CharmarrError(remote.message))
-                keep.add(managed_name(remote.relation.app.name))
-                continue
+        for remote, credentials in self._with_secrets(
+            self.download_clients,
+            lambda data: (data.credentials_secret_id, CREDENTIAL_KEYS[data.kind]),
+            keep,
+            report,
+        ):
             name = managed_name(remote.app_name)
-            data = remote.data
-            try:
-                credentials = read_consumed_secret(
-                    self.model,
-                    data.credentials_secret_id,
-                    CREDENTIAL_KEYS[data.kind],
-                    source=f"{remote.app_name} ({endpoint})",
-                    refresh=self.refresh,
-                )
-            except CharmarrError as e:
-                report.add(e)
-                keep.add(name)
-                continue
             wanted[name] = servarr.download_client(
                 self.servarr,
                 name=name,
-                kind=data.kind,
-                url=data.url,
+                kind=remote.data.kind,
+                url=remote.data.url,
                 category=self.app.name,
                 credentials=credentials,
             )
@@ -590,25 +604,11 @@ class MediaManagerCharm(ArrCharm):
     def _wire_media_servers(self, client: servarr.ServarrClient, report: Report) -> None:
         wanted: dict[str, servarr.Desired] = {}
         keep: set[str] = set()
-        endpoint = self.media_servers.endpoint
-        for remote in self.media_servers.read():
-            if isinstance(remote, InvalidRelationData):
-                report.add(CharmarrError(remote.message))
-                keep.add(managed_name(remote.relation.app.name))
-                continue
+        for remote, content in self._with_secrets(
+            self.media_servers, lambda data: (data.token_secret_id, (TOKEN,)), keep, report
+        ):
             name = managed_name(remote.app_name)
-            try:
-                token = read_consumed_secret(
-                    self.model,
-                    remote.data.token_secret_id,
-                    (TOKEN,),
-                    source=f"{remote.app_name} ({endpoint})",
-                    refresh=self.refresh,
-                )[TOKEN]
-            except CharmarrError as e:
-                report.add(e)
-                keep.add(name)
-                continue
+            token = content[TOKEN]
             wanted[name] = servarr.plex_notification(
                 self.servarr, name=name, url=remote.data.url, token=token
             )
