@@ -22,10 +22,10 @@ from _gluetun.config import (
     EXAMPLES,
     OPTIONAL_KEYS,
     REQUIRED_KEYS,
+    VPN_TYPES,
+    GluetunConfig,
     VpnSettings,
     check_credentials,
-    parse_settings,
-    parse_vpn_type,
     uncovered,
 )
 from _gluetun.workload import (
@@ -50,7 +50,7 @@ from _gluetun.workload import (
 )
 from ops import pebble
 
-from charmarr_common.charm import CharmarrCharm, Report, RotationConfig
+from charmarr_common.charm import CharmarrCharm, Report
 from charmarr_common.errors import CharmarrError, InvalidConfigError, WaitingError
 from charmarr_common.http import WorkloadHttpError, WorkloadUnreachableError
 from charmarr_common.k8s import API_URL, KubernetesApi, PodPatch, PodPatcher
@@ -123,7 +123,7 @@ class GluetunCharm(CharmarrCharm):
     """Gluetun and a SOCKS5 server, wired to qBittorrent, SABnzbd and Prowlarr by secret ID."""
 
     _stored = ops.StoredState()
-    config_type = RotationConfig
+    config_type = GluetunConfig
     workload = GLUETUN
     ports = (CONTROL_PORT, HTTP_PROXY_PORT, SOCKS5_PORT)
 
@@ -232,13 +232,11 @@ class GluetunCharm(CharmarrCharm):
 
     def _read_inputs(self, report: Report) -> Inputs:
         inputs = Inputs(live=self.vpn_gateway.relations, report=report)
-        policy = self.typed_config.rotate
-        vpn_type: str | None = None
-        try:
-            vpn_type = parse_vpn_type(self.config.get("vpn-type", "wireguard"))
-            inputs.settings = parse_settings(self.config, self.app.name)
-        except InvalidConfigError as e:
-            inputs.report.add(e)
+        config: GluetunConfig = self.typed_config
+        policy = config.rotate
+        inputs.settings = config.settings
+        # A valid vpn-type says which credentials to check, even with another option wrong.
+        vpn_type = config.vpn_type if config.vpn_type in VPN_TYPES else None
         if vpn_type is not None:
             try:
                 content = read_user_secret(
@@ -531,7 +529,7 @@ class GluetunCharm(CharmarrCharm):
     def _rotate(self, label: str, current: dict[str, str]) -> dict[str, str]:
         """Apply a new credential to the workload, confirm it, and return it (not published)."""
         inputs = self._read_inputs(Report())
-        problems = inputs.report.problems
+        problems = [*self.typed_config.problems, *inputs.report.problems]
         if not inputs.runnable:
             first = problems[0].message if problems else "Gluetun is not configured"
             raise CharmarrError(f"Gluetun must be running to rotate: {first}")

@@ -60,6 +60,9 @@ class CharmConfig:
     option) and replaced by a safe one, so the other options still take effect.
     """
 
+    app: str = ""
+    """The application's name, for the commands in the problems' messages (not an option)."""
+
     def __post_init__(self) -> None:
         self.problems: list[CharmarrError] = []
 
@@ -227,7 +230,7 @@ class CharmarrCharm(ops.CharmBase):
     def typed_config(self) -> Any:
         """This hook's options as :attr:`config_type` (read once per hook)."""
         if self._config is None:
-            self._config = self.load_config(self.config_type)
+            self._config = self.load_config(self.config_type, app=self.app.name)
         return self._config
 
     def ensure_owned(self, secret: OwnedSecret, *keys: str) -> OwnedState:
