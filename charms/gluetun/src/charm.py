@@ -22,10 +22,10 @@ from _gluetun.config import (
     EXAMPLES,
     OPTIONAL_KEYS,
     REQUIRED_KEYS,
+    VPN_TYPES,
+    GluetunConfig,
     VpnSettings,
     check_credentials,
-    parse_settings,
-    parse_vpn_type,
     uncovered,
 )
 from _gluetun.workload import (
@@ -50,18 +50,12 @@ from _gluetun.workload import (
 )
 from ops import pebble
 
-from charmarr_common import standby
+from charmarr_common.charm import CharmarrCharm, Report
 from charmarr_common.errors import CharmarrError, InvalidConfigError, WaitingError
 from charmarr_common.http import WorkloadHttpError, WorkloadUnreachableError
 from charmarr_common.k8s import API_URL, KubernetesApi, PodPatch, PodPatcher
-from charmarr_common.reconcile import observe_reconcile_events
-from charmarr_common.rotation import (
-    ROTATION_OPTION,
-    CredentialRotation,
-    generate_token,
-    parse_rotation_interval,
-)
-from charmarr_common.workload import poll, pull_text, service_url
+from charmarr_common.rotation import generate_token
+from charmarr_common.workload import ensure_layer, poll, pull_text, service_url
 from charmarr_interfaces.secret_ids import (
     OwnedSecret,
     OwnedState,
@@ -106,7 +100,8 @@ class Inputs:
     proxy: OwnedState | None = None
     controls: dict[int, OwnedState] = field(default_factory=dict)
     live: list[ops.Relation] = field(default_factory=list)
-    problems: list[CharmarrError] = field(default_factory=list)
+    report: Report = field(default_factory=Report)
+    """Where reading them recorded problems (the hook's report, or a rotation's own)."""
 
     @property
     def runnable(self) -> bool:
@@ -124,10 +119,13 @@ class Applied:
     """Gluetun was (re)started by this apply: its tunnel is on its way up."""
 
 
-class GluetunCharm(ops.CharmBase):
+class GluetunCharm(CharmarrCharm):
     """Gluetun and a SOCKS5 server, wired to qBittorrent, SABnzbd and Prowlarr by secret ID."""
 
     _stored = ops.StoredState()
+    config_type = GluetunConfig
+    workload = GLUETUN
+    ports = (CONTROL_PORT, HTTP_PROXY_PORT, SOCKS5_PORT)
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
@@ -140,57 +138,40 @@ class GluetunCharm(ops.CharmBase):
             description="Credentials of Gluetun's HTTP and SOCKS5 proxies",
         )
         self._pod = PodPatcher(self, _KubernetesApiByAddress)
-        self._rotation = CredentialRotation(
-            self,
-            secrets=self._owned_secret,
-            rotate=self._rotate,
-            action_label=PROXY_LABEL,
-            reconcile=self._reconcile,
-        )
-        self._problems: list[CharmarrError] = []
+        self.rotate_with(rotate=self._rotate, action_label=PROXY_LABEL)
         self._vpn: control.VpnState | None = None
         self._settings: VpnSettings | None = None
-        self._reconciled = False
-        self._refresh = False
         self._restarted = False
         """Gluetun was (re)started in this hook (by reconcile or a rotation)."""
         # relation-created too: a new relation's control secret is made before it joins.
-        self._follower = standby.SecretFollower(self)
-        observe_reconcile_events(self, self._on_event)
-        framework.observe(self.on["vpn-gateway"].relation_created, self._on_event)
-        framework.observe(self.on.secret_changed, self._on_event)
-        framework.observe(self.on.collect_unit_status, self._on_collect_status)
+        framework.observe(self.on["vpn-gateway"].relation_created, self._on_reconcile_event)
 
-    # -----------------------------------------------------------------------------------------
-    # Events
-    # -----------------------------------------------------------------------------------------
+    def owned_secrets(self) -> list[OwnedSecret]:
+        """The proxy credentials and the control key of each live vpn-gateway relation."""
+        return [self._proxy, *(self._control_secret(r.id) for r in self.vpn_gateway.relations)]
 
-    def _on_event(self, event: ops.EventBase) -> None:
-        # Only secret-changed brings a new revision of the user's credentials to track.
-        self._refresh = isinstance(event, ops.SecretChangedEvent)
-        self._reconcile()
+    def standby_layers(self) -> dict[str, tuple[str, pebble.LayerDict]]:
+        """One tunnel per WireGuard key: a standby stops both Gluetun and the SOCKS5 server."""
+        return {GLUETUN: (GLUETUN, standby_gluetun_layer()), SOCKS5: (SOCKS5, socks5_layer())}
 
-    def _on_collect_status(self, event: ops.CollectStatusEvent) -> None:
-        if not self._reconciled:
-            self._reconcile()
-        for problem in self._problems:
-            event.add_status(problem.status)
+    def pebble_problem(self, error: Exception) -> CharmarrError:
+        """A Pebble call in the gluetun container failed."""
+        if isinstance(error, _PEBBLE_ERRORS):
+            return _waiting(GLUETUN, error)
+        return super().pebble_problem(error)
+
+    def _vpn_status(self) -> CharmarrError | str:
+        """What the tunnel's state says: a problem, or the Active note."""
         vpn, settings = self._vpn, self._settings
         if vpn is not None and vpn.failing:
-            event.add_status(ops.BlockedStatus(self._no_traffic(vpn)))
-        elif vpn is not None and vpn.status != "running":
-            state = vpn.status or "down"
-            event.add_status(ops.WaitingStatus(f"VPN {state}: waiting for the tunnel"))
-        elif vpn is not None and not vpn.connected:
-            event.add_status(ops.WaitingStatus("VPN connecting: waiting for its health check"))
-        elif vpn is not None and settings is not None:
-            event.add_status(
-                ops.ActiveStatus(
-                    f"VPN connected via {settings.provider}, public IP {vpn.public_ip}"
-                )
-            )
-        else:
-            event.add_status(ops.WaitingStatus("waiting for Gluetun"))
+            return CharmarrError(self._no_traffic(vpn))
+        if vpn is not None and vpn.status != "running":
+            return WaitingError(f"VPN {vpn.status or 'down'}: waiting for the tunnel")
+        if vpn is not None and not vpn.connected:
+            return WaitingError("VPN connecting: waiting for its health check")
+        if vpn is not None and settings is not None:
+            return f"VPN connected via {settings.provider}, public IP {vpn.public_ip}"
+        return WaitingError("waiting for Gluetun")
 
     def _no_traffic(self, vpn: control.VpnState) -> str:
         """The Blocked message for a tunnel that is up but passes nothing."""
@@ -206,44 +187,30 @@ class GluetunCharm(ops.CharmBase):
     # Reconcile
     # -----------------------------------------------------------------------------------------
 
-    def _reconcile(self) -> None:
+    def converge(self, report: Report) -> None:
         """Converge secrets, workload files, layers and relation data on the current state."""
-        self._reconciled = True
         self._vpn = None
-        try:
-            # One tunnel per WireGuard key: a standby stops both and says how to scale back.
-            standby.hold(
-                self,
-                {GLUETUN: (GLUETUN, standby_gluetun_layer()), SOCKS5: (SOCKS5, socks5_layer())},
-                [self._proxy, *(self._control_secret(r.id) for r in self.vpn_gateway.relations)],
-            )
-        except CharmarrError as e:
-            self._problems = [e]
-            return
-        except _PEBBLE_ERRORS as e:
-            self._problems = [_waiting(GLUETUN, e)]
-            return
-        self.unit.set_ports(CONTROL_PORT, HTTP_PROXY_PORT, SOCKS5_PORT)
-        inputs = self._read_inputs()
-        self._problems = inputs.problems
-        try:
-            # Gluetun manages a tunnel device and the pod's firewall (needs --trust).
-            self._pod.ensure(PodPatch(GLUETUN, net_admin=True))
-        except CharmarrError as e:
-            self._problems.append(e)
+        inputs = self._read_inputs(report)
+        # Gluetun manages a tunnel device and the pod's firewall (needs --trust).
+        report.attempt(self._pod.ensure, PodPatch(GLUETUN, net_admin=True))
         self._settings = inputs.settings
         applied: Applied | None = None
         try:
             applied = self._apply(inputs)
         except CharmarrError as e:
-            self._problems.append(e)
+            report.add(e)
         if applied is not None and applied.gluetun_running:
             try:
                 self._vpn = self._observe(applied)
             except CharmarrError as e:
                 why = diagnose.gluetun(self.unit.get_container(GLUETUN), self.unit.name)
-                self._problems.append(why or e)
+                report.add(why or e)
         self._publish(inputs)
+        status = self._vpn_status()
+        if isinstance(status, str):
+            report.note(status)
+        else:
+            report.add(status)
 
     def _observe(self, applied: Applied) -> control.VpnState:
         """Gluetun's VPN state; after a restart, wait (bounded) for the tunnel to settle.
@@ -263,19 +230,13 @@ class GluetunCharm(ops.CharmBase):
 
         return poll(settled, attempts=10, delay=3.0) or control.vpn_state(applied.charm_key)
 
-    def _read_inputs(self) -> Inputs:
-        inputs = Inputs(live=self.vpn_gateway.relations)
-        policy: ops.SecretRotate | None = None
-        try:
-            policy = parse_rotation_interval(self.config.get(ROTATION_OPTION, "monthly"))
-        except InvalidConfigError as e:
-            inputs.problems.append(e)
-        vpn_type: str | None = None
-        try:
-            vpn_type = parse_vpn_type(self.config.get("vpn-type", "wireguard"))
-            inputs.settings = parse_settings(self.config, self.app.name)
-        except InvalidConfigError as e:
-            inputs.problems.append(e)
+    def _read_inputs(self, report: Report) -> Inputs:
+        inputs = Inputs(live=self.vpn_gateway.relations, report=report)
+        config: GluetunConfig = self.typed_config
+        policy = config.rotate
+        inputs.settings = config.settings
+        # A valid vpn-type says which credentials to check, even with another option wrong.
+        vpn_type = config.vpn_type if config.vpn_type in VPN_TYPES else None
         if vpn_type is not None:
             try:
                 content = read_user_secret(
@@ -283,7 +244,7 @@ class GluetunCharm(ops.CharmBase):
                     CREDENTIALS_OPTION,
                     REQUIRED_KEYS[vpn_type],
                     example=EXAMPLES[vpn_type],
-                    refresh=self._refresh,
+                    refresh=self.refresh,
                 )
                 wanted = (*REQUIRED_KEYS[vpn_type], *OPTIONAL_KEYS[vpn_type])
                 if inputs.settings is not None:
@@ -291,23 +252,23 @@ class GluetunCharm(ops.CharmBase):
                     check_credentials(inputs.settings, content, uri)
                 inputs.credentials = {k: content[k] for k in wanted if content.get(k)}
             except CharmarrError as e:
-                inputs.problems.append(e)
+                inputs.report.add(e)
         if inputs.settings is not None:
             try:
                 inputs.settings = self._with_cluster(inputs.settings)
             except CharmarrError as e:
                 # Started like this, Gluetun would cut the unit off from its controller.
                 inputs.settings = None
-                inputs.problems.append(e)
+                inputs.report.add(e)
         try:
             inputs.proxy = self._proxy.ensure(policy)
         except CharmarrError as e:
-            inputs.problems.append(e)
+            inputs.report.add(e)
         for relation in inputs.live:
             try:
                 inputs.controls[relation.id] = self._control_secret(relation.id).ensure(policy)
             except CharmarrError as e:
-                inputs.problems.append(e)
+                inputs.report.add(e)
         return inputs
 
     def _with_cluster(self, settings: VpnSettings) -> VpnSettings:
@@ -467,7 +428,7 @@ class GluetunCharm(ops.CharmBase):
                 )
             # One restart at most: a replan restarts Gluetun with everything written above.
             if layer is not None:
-                replanned = _ensure_layer(gluetun, gluetun_plan, GLUETUN, layer)
+                replanned = ensure_layer(gluetun, GLUETUN, layer, plan=gluetun_plan)
                 if (gluetun_changed or roles_changed) and not replanned:
                     gluetun.restart(GLUETUN)
                 result.restarted = replanned or gluetun_changed or roles_changed
@@ -482,7 +443,7 @@ class GluetunCharm(ops.CharmBase):
 
         if socks_plan is not None:
             try:
-                replanned = _ensure_layer(socks, socks_plan, SOCKS5, socks5_layer())
+                replanned = ensure_layer(socks, SOCKS5, socks5_layer(), plan=socks_plan)
                 if socks_changed and not replanned:
                     socks.restart(SOCKS5)
             except _PEBBLE_ERRORS as e:
@@ -519,7 +480,7 @@ class GluetunCharm(ops.CharmBase):
                     if self._control_secret(relation_id).remove():
                         logger.info("removed %s: its relation is gone", control_label(relation_id))
                 except ops.ModelError as e:
-                    inputs.problems.append(
+                    inputs.report.add(
                         WaitingError(f"could not remove {control_label(relation_id)}: {e}")
                     )
 
@@ -544,21 +505,22 @@ class GluetunCharm(ops.CharmBase):
                 relation,
                 self.vpn_gateway.published_value(relation, "proxy_credentials_secret_id"),
             )
-            control_id = grant_and_publish_id(
-                state, relation, self.vpn_gateway.published_value(relation, "control_secret_id")
-            )
-            if proxy_id is None or control_id is None:
+            if proxy_id is None:
                 continue
-            data = VpnGatewayProviderData(
-                http_proxy_url=service_url(self, HTTP_PROXY_PORT),
-                socks5_proxy_url=service_url(self, SOCKS5_PORT, scheme="socks5"),
-                control_url=service_url(self, CONTROL_PORT),
-                proxy_credentials_secret_id=proxy_id,
-                control_secret_id=control_id,
-                connected=bool(vpn and vpn.connected),
-                public_ip=vpn.public_ip if vpn and vpn.connected else None,
+            self.vpn_gateway.publish_secret_id(
+                relation,
+                "control_secret_id",
+                state,
+                lambda control_id, proxy_id=proxy_id: VpnGatewayProviderData(
+                    http_proxy_url=service_url(self, HTTP_PROXY_PORT),
+                    socks5_proxy_url=service_url(self, SOCKS5_PORT, scheme="socks5"),
+                    control_url=service_url(self, CONTROL_PORT),
+                    proxy_credentials_secret_id=proxy_id,
+                    control_secret_id=control_id,
+                    connected=bool(vpn and vpn.connected),
+                    public_ip=vpn.public_ip if vpn and vpn.connected else None,
+                ),
             )
-            self.vpn_gateway.publish(relation, data)
 
     # -----------------------------------------------------------------------------------------
     # Rotation
@@ -566,9 +528,10 @@ class GluetunCharm(ops.CharmBase):
 
     def _rotate(self, label: str, current: dict[str, str]) -> dict[str, str]:
         """Apply a new credential to the workload, confirm it, and return it (not published)."""
-        inputs = self._read_inputs()
+        inputs = self._read_inputs(Report())
+        problems = [*self.typed_config.problems, *inputs.report.problems]
         if not inputs.runnable:
-            first = inputs.problems[0].message if inputs.problems else "Gluetun is not configured"
+            first = problems[0].message if problems else "Gluetun is not configured"
             raise CharmarrError(f"Gluetun must be running to rotate: {first}")
         if label == PROXY_LABEL:
             new = {
@@ -627,32 +590,6 @@ def _waiting(container: str, error: Exception) -> WaitingError:
     if isinstance(error, pebble.ConnectionError):
         return WaitingError(f"waiting for the {container} container")
     return WaitingError(f"{container} container: {type(error).__name__}; will retry")
-
-
-def _same(current: dict[str, object], new: dict[str, object]) -> bool:
-    a, b = dict(current), dict(new)
-    a.pop("override", None)
-    b.pop("override", None)
-    return a == b
-
-
-def _ensure_layer(
-    container: ops.Container, plan: pebble.Plan, name: str, layer: pebble.LayerDict
-) -> bool:
-    """Add ``layer`` and replan unless ``plan`` already has it; True if replanned."""
-    wanted = pebble.Layer(layer)
-    up_to_date = all(
-        key in plan.services and _same(dict(plan.services[key].to_dict()), dict(svc.to_dict()))
-        for key, svc in wanted.services.items()
-    ) and all(
-        key in plan.checks and _same(dict(plan.checks[key].to_dict()), dict(chk.to_dict()))
-        for key, chk in wanted.checks.items()
-    )
-    if up_to_date:
-        return False
-    container.add_layer(name, wanted, combine=True)
-    container.replan()
-    return True
 
 
 if __name__ == "__main__":  # pragma: nocover

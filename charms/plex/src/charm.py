@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The plex-k8s charm: Plex Media Server, claimed with a Juju user secret.
 
-Every event runs one holistic :meth:`PlexCharm._reconcile`:
+Every event runs one holistic reconcile (:meth:`PlexCharm.converge`):
 
 1. plan the Plex service under Pebble (directories on the ``config`` storage first);
 2. ask the server's anonymous ``/identity`` whether it is claimed;
@@ -25,18 +25,18 @@ import logging
 import ops
 from _plex import api, workload
 from _plex.preferences import MACHINE_ID, PROCESSED_ID, Preferences
+from ops import pebble
 
-from charmarr_common import standby
+from charmarr_common.charm import CharmarrCharm, Report
 from charmarr_common.errors import CharmarrError, WaitingError
 from charmarr_common.http import WorkloadUnreachableError
 from charmarr_common.k8s import PodPatcher, ensure_media_volume
-from charmarr_common.reconcile import observe_reconcile_events, worst
+from charmarr_common.rotation import RevisionPruning
 from charmarr_common.workload import ensure_layer, pull_text, service_url, take_ownership
 from charmarr_interfaces.media_server import TOKEN, MediaServerProvider
 from charmarr_interfaces.secret_ids import (
     OwnedSecret,
     SecretError,
-    grant_and_publish_id,
     read_user_secret,
 )
 
@@ -64,15 +64,16 @@ def _fingerprint(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-class PlexCharm(ops.CharmBase):
+class PlexCharm(CharmarrCharm):
     """Plex Media Server on Kubernetes."""
 
     _stored = ops.StoredState()
+    workload = workload.CONTAINER
+    ports = (api.PORT,)
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
         self._stored.set_default(failed_claim="", failed_reason="")
-        self._status: ops.StatusBase | None = None
         self._server_token = ""
         self.media_server = MediaServerProvider(self)
         self._pod = PodPatcher(self)
@@ -82,66 +83,32 @@ class PlexCharm(ops.CharmBase):
             lambda: {TOKEN: self._server_token},
             description="Plex Media Server token (follows the token Plex holds)",
         )
-        self._follower = standby.SecretFollower(self)
-        observe_reconcile_events(self, self._on_change)
-        framework.observe(self.on.secret_changed, self._on_change)
-        framework.observe(self.on.secret_remove, self._on_secret_remove)
-        framework.observe(self.on.collect_unit_status, self._on_collect_unit_status)
+        # plex-token is never rotated by the charm, but its old revisions are pruned.
+        self._pruning = RevisionPruning(self, self.owned_secret)
 
-    # ----------------------------------------------------------------------------------------
-    # Events
-    # ----------------------------------------------------------------------------------------
+    def owned_secrets(self) -> list[OwnedSecret]:
+        """The server token Plex holds, shared with Radarr and Sonarr."""
+        return [self.token_secret]
 
-    def _on_change(self, _: ops.EventBase) -> None:
-        self._reconcile()
+    def standby_layers(self) -> dict[str, tuple[str, pebble.LayerDict]]:
+        """Plex's service and checks."""
+        return {workload.CONTAINER: (workload.LAYER, workload.layer())}
 
-    def _on_secret_remove(self, event: ops.SecretRemoveEvent) -> None:
-        """Prune a plex-token revision that no consumer tracks any more."""
-        if self.unit.is_leader() and event.secret.label == TOKEN_LABEL:
-            event.remove_revision()
-            logger.info("pruned revision %s of %s", event.revision, TOKEN_LABEL)
-
-    def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
-        if self._status is None:
-            self._reconcile()
-        assert self._status is not None
-        event.add_status(self._status)
+    def pebble_problem(self, error: Exception) -> CharmarrError:
+        """Pebble in the plex container did not answer or refused a call."""
+        if isinstance(error, pebble.ConnectionError):
+            return WaitingError("waiting for Pebble in the plex container")
+        return WaitingError(
+            f"Pebble error in the plex container ({type(error).__name__}); retrying"
+        )
 
     # ----------------------------------------------------------------------------------------
     # Reconcile
     # ----------------------------------------------------------------------------------------
 
-    def _reconcile(self) -> None:
-        """Converge on the whole current state; record the resulting status."""
-        media: ops.StatusBase = ops.ActiveStatus()
-        try:
-            if standby.is_active(self):
-                ensure_media_volume(self._pod, self, workload.CONTAINER)
-        except CharmarrError as e:
-            media = e.status
-        self._converge_status()
-        assert self._status is not None
-        self._status = worst([self._status, media])
-
-    def _converge_status(self) -> None:
-        try:
-            self._status = self._converge()
-        except CharmarrError as e:
-            self._status = e.status
-        except ops.pebble.ConnectionError:
-            self._status = ops.WaitingStatus("waiting for Pebble in the plex container")
-        except ops.pebble.Error as e:
-            logger.warning("Pebble error in the plex container: %s", type(e).__name__)
-            self._status = ops.WaitingStatus(
-                f"Pebble error in the plex container ({type(e).__name__}); retrying"
-            )
-
-    def _converge(self) -> ops.StatusBase:
-        # Only the leader runs (and claims) Plex: a standby stops it, says how to scale back.
-        standby.hold(
-            self, {workload.CONTAINER: (workload.LAYER, workload.layer())}, [self.token_secret]
-        )
-        self.unit.set_ports(api.PORT)
+    def converge(self, report: Report) -> None:
+        """The media volume; the service; the claim while unclaimed; the token's publication."""
+        report.attempt(ensure_media_volume, self._pod, self, workload.CONTAINER)
         container = self.unit.get_container(workload.CONTAINER)
         started = self._ensure_service(container)
         identity = self._identity(container, just_started=started)
@@ -151,10 +118,7 @@ class PlexCharm(ops.CharmBase):
         if self.unit.is_leader():
             self._share_token(prefs.token)
         if self.config.get(CLAIM_OPTION):
-            return ops.ActiveStatus(
-                f"claimed; {CLAIM_OPTION} is no longer needed and may be removed"
-            )
-        return ops.ActiveStatus()
+            report.note(f"claimed; {CLAIM_OPTION} is no longer needed and may be removed")
 
     def _ensure_service(self, container: ops.Container) -> bool:
         """Plan the service; before its first start, create Plex's directories as 1000:1000.
@@ -293,15 +257,16 @@ class PlexCharm(ops.CharmBase):
         if state.content.get(TOKEN) != server_token:
             revision = self.token_secret.publish(state, {TOKEN: server_token})
             logger.info("%s: revision %s (Plex's token changed)", TOKEN_LABEL, revision)
+        from charmarr_interfaces.media_server.models import MediaServerProviderData
+
         url = service_url(self, api.PORT)
         for relation in self.media_server.relations:
-            published = self.media_server.published_value(relation, "token_secret_id")
-            secret_id = grant_and_publish_id(state, relation, published)
-            if secret_id is not None:
-                from charmarr_interfaces.media_server.models import MediaServerProviderData
-
-                data = MediaServerProviderData(url=url, token_secret_id=secret_id)
-                self.media_server.publish(relation, data)
+            self.media_server.publish_secret_id(
+                relation,
+                "token_secret_id",
+                state,
+                lambda secret_id: MediaServerProviderData(url=url, token_secret_id=secret_id),
+            )
 
 
 def _push_preferences(container: ops.Container, prefs: Preferences) -> None:

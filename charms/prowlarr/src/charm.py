@@ -2,7 +2,7 @@
 """Prowlarr: the indexer manager, registering every related Radarr and Sonarr by secret ID.
 
 The API key, config.xml, Pebble layer, rotation and status come from
-``charmarr_interfaces.arr``; this charm adds the media-indexer provider (one managed
+``charmarr_servarr.arr``; this charm adds the media-indexer provider (one managed
 Prowlarr application per related *arr app) and the vpn-gateway requirer (Prowlarr's HTTP
 proxy through Gluetun).
 """
@@ -15,12 +15,11 @@ from typing import ClassVar
 import ops
 from _prowlarr import wiring
 
-from charmarr_common.cleanup import managed_name
+from charmarr_common.charm import Report
 from charmarr_common.errors import CharmarrError, WaitingError
 from charmarr_common.vpn import read_gateway
-from charmarr_interfaces.endpoint import InvalidRelationData
 from charmarr_interfaces.media_indexer import API_KEY, MediaIndexerProvider
-from charmarr_interfaces.secret_ids import OwnedState, grant_and_publish_id, read_consumed_secret
+from charmarr_interfaces.secret_ids import OwnedState
 from charmarr_interfaces.vpn_gateway import VpnGatewayRequirer
 from charmarr_servarr import api as servarr
 from charmarr_servarr.arr import ArrCharm
@@ -49,50 +48,33 @@ class ProwlarrCharm(ArrCharm):
         )
 
         for relation in self.indexer.relations:
-            published = self.indexer.published_value(relation, "api_key_secret_id")
-            secret_id = grant_and_publish_id(key, relation, published)
-            if secret_id is not None:
-                self.indexer.publish(
-                    relation, IndexerProviderData(url=self.url, api_key_secret_id=secret_id)
-                )
+            self.indexer.publish_secret_id(
+                relation,
+                "api_key_secret_id",
+                key,
+                lambda secret_id: IndexerProviderData(url=self.url, api_key_secret_id=secret_id),
+            )
 
-    def _wire(self, client: servarr.ServarrClient) -> None:
-        self._attempt(self._wire_applications, client)
-        self._attempt(self._wire_proxy, client)
+    def _wire(self, client: servarr.ServarrClient, report: Report) -> None:
+        report.attempt(self._wire_applications, client, report)
+        report.attempt(self._wire_proxy, client, report)
 
-    def _wire_applications(self, client: servarr.ServarrClient) -> None:
+    def _wire_applications(self, client: servarr.ServarrClient, report: Report) -> None:
         wanted: dict[str, servarr.Desired] = {}
         keep: set[str] = set()
-        endpoint = self.indexer.endpoint
-        for remote in self.indexer.read():
-            if isinstance(remote, InvalidRelationData):
-                self._problems.append(CharmarrError(remote.message))
-                keep.add(managed_name(remote.relation.app.name))
-                continue
-            try:
-                key = read_consumed_secret(
-                    self.model,
-                    remote.data.api_key_secret_id,
-                    (API_KEY,),
-                    source=f"{remote.app_name} ({endpoint})",
-                    refresh=self._refresh,
-                )[API_KEY]
-            except CharmarrError as e:
-                self._problems.append(e)
-                keep.add(managed_name(remote.app_name))
-                continue
+        for remote, content in self._with_secrets(
+            self.indexer, lambda data: (data.api_key_secret_id, (API_KEY,)), keep, report
+        ):
+            key = content[API_KEY]
             desired = wiring.application(
                 remote.app_name, remote.data.kind, remote.data.url, key, self.url
             )
             wanted[desired.name] = desired
-        for name in sorted(self.live_names(self.indexer) - set(wanted) - keep):
-            keep.add(name)
-            app = name.removesuffix(" (juju)")
-            self._problems.append(WaitingError(f"waiting for {app} to publish on {endpoint}"))
+        self._waiting_for_data(self.indexer, wanted, keep, report)
         result = servarr.sync_entries(
             client, servarr.APPLICATIONS, wanted, self.applied(), keep=keep
         )
-        self._report_refused(result, "application")
+        self._report_refused(result, "application", report)
         refused = {e.entry for e in result.refused}
         present = {n: d for n, d in wanted.items() if n not in refused}
         targets = {
@@ -101,7 +83,7 @@ class ProwlarrCharm(ArrCharm):
         }
         for name in self._sync_indexers(client, self._api_key, targets):
             app = name.removesuffix(" (juju)")
-            self._problems.append(
+            report.add(
                 WaitingError(f"waiting for {app} to answer, to sync Prowlarr's indexers into it")
             )
         for record in [k for k in self.applied() if k.startswith(SYNC_RECORD)]:
@@ -109,10 +91,10 @@ class ProwlarrCharm(ArrCharm):
                 self.applied().pop(record)
         if wanted:
             apps = ", ".join(sorted(n.removesuffix(" (juju)") for n in wanted))
-            self._notes.append(f"syncing to {apps}")
+            report.note(f"syncing to {apps}")
 
-    def _wire_proxy(self, client: servarr.ServarrClient) -> None:
-        gateway = read_gateway(self, self.vpn, refresh=self._refresh)
+    def _wire_proxy(self, client: servarr.ServarrClient, report: Report) -> None:
+        gateway = read_gateway(self, self.vpn, refresh=self.refresh)
         proxy = wiring.proxy_of(gateway)
         applied = self.applied()
         recorded = applied.get(PROXY_RECORD)
@@ -129,7 +111,7 @@ class ProwlarrCharm(ArrCharm):
         assert gateway is not None
         if not gateway.connected:
             raise WaitingError(f"VPN {gateway.app} disconnected; indexer searches wait for it")
-        self._notes.append(f"via VPN {gateway.public_ip or '(IP unknown)'}")
+        report.note(f"via VPN {gateway.public_ip or '(IP unknown)'}")
 
     def _on_key_accepted(self, client: servarr.ServarrClient, api_key: str) -> None:
         """Push the new key into the indexers Prowlarr synced to Radarr and Sonarr."""

@@ -25,7 +25,6 @@ rewrites the conf, restarts and confirms instead.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
 import ops
 from _qbittorrent import config as conf
@@ -42,11 +41,11 @@ from _qbittorrent.api import (
 from _qbittorrent.layer import CONFIG_DIR, GROUP_ID, PORT, SERVICE, USER_ID, pebble_layer
 from ops import pebble
 
-from charmarr_common import standby, workload
-from charmarr_common.errors import CharmarrError, InvalidConfigError, WaitingError
+from charmarr_common import workload
+from charmarr_common.charm import CharmarrCharm, Report, VpnConfig
+from charmarr_common.errors import CharmarrError, WaitingError
 from charmarr_common.k8s import PodPatcher, ensure_media_volume
-from charmarr_common.reconcile import Convergence, observe_reconcile_events
-from charmarr_common.rotation import CredentialRotation, generate_token, parse_rotation_interval
+from charmarr_common.rotation import generate_token
 from charmarr_common.vpn import VpnDecision, decide, read_gateway
 from charmarr_interfaces.download_client import (
     DownloadClientProvider,
@@ -70,16 +69,12 @@ def _generate_credentials() -> dict[str, str]:
     return {"username": USERNAME, "password": generate_token(16)}
 
 
-@dataclass
-class _Report:
-    """What one reconcile found, for collect-status."""
-
-    problems: list[CharmarrError] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-class QBittorrentCharm(ops.CharmBase):
+class QBittorrentCharm(CharmarrCharm):
     """Charm the qBittorrent BitTorrent client."""
+
+    config_type = VpnConfig
+    workload = CONTAINER
+    ports = (PORT,)
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
@@ -92,102 +87,45 @@ class QBittorrentCharm(ops.CharmBase):
             _generate_credentials,
             description="qBittorrent WebUI credentials (username, password)",
         )
-        self._rotation = CredentialRotation(
-            self,
-            secrets=lambda label: self._credentials if label == SECRET_LABEL else None,
-            rotate=self._rotate,
-            action_label=SECRET_LABEL,
-            reconcile=self._reconcile,
-            restore=self._restore_password,
+        self.rotate_with(
+            rotate=self._rotate, action_label=SECRET_LABEL, restore=self._restore_password
         )
-        self._report: _Report | None = None
-        self._refresh_consumed = False
-        self._set_ports = True
-        self._convergence = Convergence(
-            self, container=CONTAINER, service=SERVICE, probe=lambda: login_page_answers(LOCAL_URL)
-        )
+        self.converge_with(service=SERVICE, probe=lambda: login_page_answers(LOCAL_URL))
 
-        self._follower = standby.SecretFollower(self)
-        observe_reconcile_events(self, self._on_change)
-        framework.observe(self.on.secret_changed, self._on_secret_changed)
-        framework.observe(self.on.collect_unit_status, self._on_collect_unit_status)
+    def owned_secrets(self) -> list[OwnedSecret]:
+        """The WebUI credentials."""
+        return [self._credentials]
 
-    # ------------------------------------------------------------------------------------
-    # Events
-    # ------------------------------------------------------------------------------------
+    def standby_layers(self) -> dict[str, tuple[str, pebble.LayerDict]]:
+        """QBittorrent's service and checks."""
+        return {CONTAINER: (SERVICE, pebble_layer(True))}
 
-    def _on_change(self, event: ops.EventBase) -> None:
-        # The opened port never changes between hooks, and every other event sets it:
-        # spare update-status (every five minutes, for ever) the opened-ports call.
-        self._set_ports = not isinstance(event, ops.UpdateStatusEvent)
-        if not self._convergence.skip(event):
-            self._reconcile()
-
-    def _on_secret_changed(self, _: ops.SecretChangedEvent) -> None:
-        self._refresh_consumed = True
-        self._reconcile()
-
-    def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
-        if self._convergence.add_kept_status(event):
-            return
-        if self._report is None:
-            self._reconcile()
-        report = self._report or _Report()
-        statuses = [problem.status for problem in report.problems]
-        statuses.append(ops.ActiveStatus("; ".join(report.notes)))
-        self._convergence.add_statuses(event, statuses)
+    def pebble_problem(self, error: Exception) -> CharmarrError:
+        """Pebble refusing a request is retried."""
+        if isinstance(error, (pebble.APIError, pebble.ChangeError)):
+            return WaitingError("Pebble refused a request; retrying later")
+        return super().pebble_problem(error)
 
     # ------------------------------------------------------------------------------------
     # Reconcile
     # ------------------------------------------------------------------------------------
 
-    def _reconcile(self) -> None:
-        report = _Report()
-        self._report = report
-        try:
-            self._converge(report)
-        except CharmarrError as e:
-            report.problems.append(e)
-        except pebble.ConnectionError:
-            report.problems.append(WaitingError("waiting for the qbittorrent container"))
-        except (pebble.APIError, pebble.ChangeError) as e:
-            logger.warning("Pebble refused a request: %s", type(e).__name__)
-            report.problems.append(WaitingError("Pebble refused a request; retrying later"))
-
-    def _converge(self, report: _Report) -> None:
-        # Only the leader runs qBittorrent: a standby stops it and says how to scale back.
-        standby.hold(self, {CONTAINER: (SERVICE, pebble_layer(True))}, [self._credentials])
+    def converge(self, report: Report) -> None:
+        """Media volume, VPN decision, credentials, conf and layer, preferences, categories."""
         # Bad options are reported but never stop the VPN rule from being enforced.
-        try:
-            policy: ops.SecretRotate | None = parse_rotation_interval(
-                self.config.get("rotation-interval", "monthly")
-            )
-        except InvalidConfigError as e:
-            report.problems.append(e)
-            policy = None
-        require_vpn = self.config.get("require-vpn", True)
-        if not isinstance(require_vpn, bool):
-            report.problems.append(InvalidConfigError("invalid require-vpn: use true or false"))
-            require_vpn = True
-
-        try:
-            ensure_media_volume(self._pod, self, CONTAINER)
-        except CharmarrError as e:
-            report.problems.append(e)
-
-        gateway, decision, keep_proxy = self._vpn_decision(require_vpn, report)
+        config: VpnConfig = self.typed_config
+        report.attempt(ensure_media_volume, self._pod, self, CONTAINER)
+        gateway, decision, keep_proxy = self._vpn_decision(config.require_vpn, report)
         container = self.unit.get_container(CONTAINER)
         try:
-            state = self._credentials.ensure(policy)
-            username, password = _credentials_of(state.content)
+            state = self.ensure_owned(self._credentials, "username", "password")
+            username, password = state.content["username"], state.content["password"]
         except CharmarrError:
             if not decision.allow_downloads:
                 _stop_if_running(container)
             raise
 
         self._publish(state)
-        if self._set_ports:
-            self.unit.set_ports(PORT)
         running = self._ensure_workload(container, username, password, decision.allow_downloads)
         if not decision.allow_downloads:
             return
@@ -203,7 +141,7 @@ class QBittorrentCharm(ops.CharmBase):
         if changes:
             client.set_preferences(changes)
             logger.info("preferences updated: %s", ", ".join(sorted(changes)))
-        report.notes.append(decision.note or "no VPN (require-vpn=false)")
+        report.note(decision.note or "no VPN (require-vpn=false)")
         self._reconcile_categories(client, report)
 
     def _publish(self, state: OwnedState) -> None:
@@ -213,22 +151,22 @@ class QBittorrentCharm(ops.CharmBase):
             self._downloads.publish_credentials(state, url=url, kind="qbittorrent")
 
     def _vpn_decision(
-        self, require_vpn: bool, report: _Report
+        self, require_vpn: bool, report: Report
     ) -> tuple[Gateway | None, VpnDecision, bool]:
         """(usable gateway, decision, keep the proxy preferences as they are)."""
         try:
-            gateway = read_gateway(self, self._vpn, refresh=self._refresh_consumed)
+            gateway = read_gateway(self, self._vpn, refresh=self.refresh)
         except CharmarrError as e:
             if require_vpn:
-                report.problems.append(e)
+                report.add(e)
                 return None, VpnDecision(False, e), True
             # Downloads may go on without the VPN; leave the proxy as it is until the
             # gateway's data can be read again.
-            report.problems.append(e)
+            report.add(e)
             return None, VpnDecision(True, None, "VPN unusable"), True
         decision = decide(self.app.name, require_vpn, gateway)
         if decision.problem is not None:
-            report.problems.append(decision.problem)
+            report.add(decision.problem)
         return gateway, decision, False
 
     def _ensure_workload(
@@ -282,23 +220,21 @@ class QBittorrentCharm(ops.CharmBase):
             permissions=0o600,
         )
 
-    def _reconcile_categories(self, client: QBittorrentClient, report: _Report) -> None:
+    def _reconcile_categories(self, client: QBittorrentClient, report: Report) -> None:
         wanted: set[str] = set()
         read: set[int] = set()
         unknown = False  # a live relation whose category cannot be known this hook
         for remote in self._downloads.read():
             read.add(remote.relation.id)
             if isinstance(remote, InvalidRelationData):
-                report.problems.append(CharmarrError(remote.message))
+                report.add(CharmarrError(remote.message))
                 unknown = True
                 continue
             wanted.add(remote.data.category)
         for relation in self._downloads.relations:
             if relation.id not in read and relation.app is not None:
                 unknown = True
-                report.problems.append(
-                    WaitingError(f"waiting for {relation.app.name} to ask for a category")
-                )
+                report.add(WaitingError(f"waiting for {relation.app.name} to ask for a category"))
         plan = desired.plan_categories(wanted, client.categories())
         for name, path in plan.create.items():
             client.create_category(name, path)
@@ -308,10 +244,10 @@ class QBittorrentCharm(ops.CharmBase):
             client.remove_categories(plan.delete)
             logger.info("removed categories %s", ", ".join(plan.delete))
         if wanted:
-            report.notes.append(f"categories: {', '.join(sorted(wanted))}")
+            report.note(f"categories: {', '.join(sorted(wanted))}")
         if plan.user_owned:
             # As SABnzbd does: downloads would land outside /data/downloads/<category>.
-            report.problems.append(
+            report.add(
                 CharmarrError(
                     f"category {', '.join(sorted(plan.user_owned))} exists in qBittorrent "
                     "with another folder and is left as the user's: delete or rename it "

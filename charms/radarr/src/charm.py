@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Radarr: movies/series manager, wired to Prowlarr, download clients and Plex by secret ID.
 
-All logic is shared with the other media manager (charmarr_interfaces.arr); this charm
-only binds it to Radarr's constants (charmarr_interfaces.servarr.RADARR).
+All logic is shared with the other media manager (charmarr_servarr.arr); this charm
+only binds it to Radarr's constants (charmarr_servarr.api.RADARR).
 """
 
 from __future__ import annotations

@@ -34,18 +34,13 @@ from _sabnzbd import (
     socks5_url,
 )
 from _sabnzbd.api import ApiKeyRefusedError, SabnzbdClient
+from ops import pebble
 
-from charmarr_common import standby
+from charmarr_common.charm import CharmarrCharm, Report, VpnConfig
 from charmarr_common.errors import CharmarrError, WaitingError
 from charmarr_common.http import WorkloadUnreachableError
 from charmarr_common.k8s import PodPatcher, ensure_media_volume
-from charmarr_common.reconcile import Convergence, observe_reconcile_events
-from charmarr_common.rotation import (
-    ROTATION_OPTION,
-    CredentialRotation,
-    generate_token,
-    parse_rotation_interval,
-)
+from charmarr_common.rotation import generate_token
 from charmarr_common.vpn import VpnDecision, decide, read_gateway
 from charmarr_common.workload import (
     ensure_layer,
@@ -64,46 +59,35 @@ logger = logging.getLogger(__name__)
 
 LABEL = "sabnzbd-api-key"
 API_KEY = "api-key"
-REQUIRE_VPN = "require-vpn"
 READY_ATTEMPTS = 20
 READY_INTERVAL = 1.0
 
 
-class SabnzbdCharm(ops.CharmBase):
+class SabnzbdCharm(CharmarrCharm):
     """SABnzbd on Kubernetes, wired to Radarr/Sonarr by secret ID."""
+
+    config_type = VpnConfig
+    workload = CONTAINER
+    ports = (PORT,)
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
         self._pod = PodPatcher(self)
-        self._convergence = Convergence(
-            self, container=CONTAINER, service=SERVICE, probe=self._answers
-        )
         self._secret = OwnedSecret(
             self, LABEL, lambda: {API_KEY: generate_token()}, description="SABnzbd API key"
         )
         self.download_clients = DownloadClientProvider(self)
         self.vpn = VpnGatewayRequirer(self)
-        self.rotation = CredentialRotation(
-            self,
-            secrets=lambda label: self._secret if label == LABEL else None,
-            rotate=self._rotate_key,
-            action_label=LABEL,
-            reconcile=self._reconcile,
-        )
-        self._problems: list[CharmarrError] = []
-        self._notes: list[str] = []
-        self._reconciled = False
+        self.rotate_with(rotate=self._rotate_key, action_label=LABEL)
+        self.converge_with(service=SERVICE, probe=self._answers)
 
-        self._follower = standby.SecretFollower(self)
-        observe_reconcile_events(self, self._on_event)
-        framework.observe(self.on.secret_changed, self._on_secret_changed)
-        framework.observe(self.on.collect_unit_status, self._on_collect_unit_status)
+    def owned_secrets(self) -> list[OwnedSecret]:
+        """The API key."""
+        return [self._secret]
 
-    # -- events -------------------------------------------------------------------------------
-
-    def _on_event(self, event: ops.EventBase) -> None:
-        if not self._convergence.skip(event):
-            self._reconcile()
+    def standby_layers(self) -> dict[str, tuple[str, pebble.LayerDict]]:
+        """SABnzbd's service and checks."""
+        return {CONTAINER: (SERVICE, layer())}
 
     def _answers(self) -> bool:
         """The anonymous ``mode=version`` answers."""
@@ -113,77 +97,27 @@ class SabnzbdCharm(ops.CharmBase):
             return False
         return True
 
-    def _on_secret_changed(self, _: ops.SecretChangedEvent) -> None:
-        self._reconcile(refresh=True)
-
-    def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
-        if self._convergence.add_kept_status(event):
-            return
-        if not self._reconciled:
-            self._reconcile()
-        statuses = [problem.status for problem in self._problems]
-        statuses.append(ops.ActiveStatus("; ".join(self._notes)))
-        self._convergence.add_statuses(event, statuses)
-
     # -- reconcile ----------------------------------------------------------------------------
 
-    def _reconcile(self, refresh: bool = False) -> None:
-        """Converge the workload and the relations to the whole current state."""
-        self._reconciled = True
-        self._problems, self._notes = [], []
-        try:
-            # Only the leader runs SABnzbd: a standby stops it and says how to scale back.
-            standby.hold(self, {CONTAINER: (SERVICE, layer())}, [self._secret])
-        except CharmarrError as e:
-            self._problems.append(e)
-            return
-        except ops.pebble.ConnectionError:
-            self._problems.append(WaitingError("waiting for the sabnzbd container"))
-            return
-        self.unit.set_ports(PORT)
-        try:
-            policy = parse_rotation_interval(self.config.get(ROTATION_OPTION, "monthly"))
-        except CharmarrError as e:
-            self._problems.append(e)
-            policy = None
-        try:
-            state = self._secret.ensure(policy)
-        except CharmarrError as e:
-            self._problems.append(e)
-            return
-        key = state.content.get(API_KEY, "")
-        if not key:
-            self._problems.append(
-                CharmarrError(
-                    f"{LABEL} lacks {API_KEY}: juju run {self.app.name}/leader rotate-credentials"
-                )
-            )
-            return
+    def converge(self, report: Report) -> None:
+        """The key secret, its publication, the media volume, then the workload."""
+        state = self.ensure_owned(self._secret, API_KEY)
+        key = state.content[API_KEY]
         self._publish(state)
-        try:
-            ensure_media_volume(self._pod, self, CONTAINER)
-        except CharmarrError as e:
-            self._problems.append(e)
-        decision, proxy = self._vpn(refresh)
+        report.attempt(ensure_media_volume, self._pod, self, CONTAINER)
+        decision, proxy = self._vpn(self.refresh)
         if decision.problem is not None:
-            self._problems.append(decision.problem)
+            report.add(decision.problem)
         try:
-            self._converge_workload(key, decision.allow_downloads, proxy)
-        except ops.pebble.ConnectionError:
-            self._problems.append(WaitingError("waiting for the sabnzbd container"))
+            self._converge_workload(key, decision.allow_downloads, proxy, report)
         except (ops.pebble.ChangeError, ops.pebble.APIError) as e:
             logger.warning("Pebble refused a change to sabnzbd: %s", type(e).__name__)
-            self._problems.append(
-                CharmarrError(
-                    "sabnzbd did not start: see "
-                    f"juju ssh --container {CONTAINER} {self.unit.name} pebble logs {SERVICE}"
-                )
-            )
-        except CharmarrError as e:
-            self._problems.append(e)
-        else:
-            if decision.note:
-                self._notes.append(decision.note)
+            raise CharmarrError(
+                "sabnzbd did not start: see "
+                f"juju ssh --container {CONTAINER} {self.unit.name} pebble logs {SERVICE}"
+            ) from None
+        if decision.note:
+            report.note(decision.note)
 
     def _publish(self, state: OwnedState) -> None:
         """Grant the key secret to each download-client relation and publish its ID."""
@@ -197,7 +131,7 @@ class SabnzbdCharm(ops.CharmBase):
         The proxy is "" without a gateway and None (leave as is) when the gateway's data
         cannot be read.
         """
-        require_vpn = bool(self.config.get(REQUIRE_VPN, False))
+        require_vpn = self.typed_config.require_vpn
         try:
             gateway = read_gateway(self, self.vpn, refresh=refresh)
         except CharmarrError as e:
@@ -214,7 +148,9 @@ class SabnzbdCharm(ops.CharmBase):
             return VpnDecision(not require_vpn, problem), ""
         return decide(self.app.name, require_vpn, gateway), url
 
-    def _converge_workload(self, key: str, allowed: bool, proxy: str | None) -> None:
+    def _converge_workload(
+        self, key: str, allowed: bool, proxy: str | None, report: Report
+    ) -> None:
         """sabnzbd.ini, the layer, the service, then (when running) the categories.
 
         Raises:
@@ -246,7 +182,7 @@ class SabnzbdCharm(ops.CharmBase):
         if not running:
             container.start(SERVICE)
             raise WaitingError("waiting for sabnzbd to start")
-        self._converge_categories(SabnzbdClient(LOCAL_URL, key), container)
+        self._converge_categories(SabnzbdClient(LOCAL_URL, key), container, report)
 
     def _push_ini(self, container: ops.Container, wanted: str, current: str | None) -> None:
         push_if_changed(
@@ -257,12 +193,14 @@ class SabnzbdCharm(ops.CharmBase):
         number = int(self.unit.name.rsplit("/", 1)[1])
         return host_whitelist(self.app.name, self.model.name, number)
 
-    def _converge_categories(self, client: SabnzbdClient, container: ops.Container) -> None:
+    def _converge_categories(
+        self, client: SabnzbdClient, container: ops.Container, report: Report
+    ) -> None:
         """Create each requirer's category; delete managed orphans; never touch the user's."""
         wanted: dict[str, str] = {}
         for remote in self.download_clients.read():
             if isinstance(remote, InvalidRelationData):
-                self._problems.append(CharmarrError(remote.message))
+                report.add(CharmarrError(remote.message))
                 continue
             wanted[remote.data.category] = category_dir(remote.data.category)
         try:
@@ -273,14 +211,14 @@ class SabnzbdCharm(ops.CharmBase):
             container.restart(SERVICE)
             raise WaitingError("restarting sabnzbd to load its API key") from None
         if result.foreign:
-            self._problems.append(
+            report.add(
                 CharmarrError(
                     f"category {', '.join(result.foreign)} exists in SABnzbd with another "
                     "folder and is left as the user's: delete or rename it in SABnzbd"
                 )
             )
         if result.served:
-            self._notes.append(f"categories: {', '.join(result.served)}")
+            report.note(f"categories: {', '.join(result.served)}")
 
     # -- rotation -----------------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Sonarr: movies/series manager, wired to Prowlarr, download clients and Plex by secret ID.
 
-All logic is shared with the other media manager (charmarr_interfaces.arr); this charm
-only binds it to Sonarr's constants (charmarr_interfaces.servarr.SONARR).
+All logic is shared with the other media manager (charmarr_servarr.arr); this charm
+only binds it to Sonarr's constants (charmarr_servarr.api.SONARR).
 """
 
 from __future__ import annotations

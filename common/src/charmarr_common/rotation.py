@@ -30,6 +30,8 @@ ROTATION_INTERVALS: Mapping[str, ops.SecretRotate] = {
 """The values of the ``rotation-interval`` option, in order, and Juju's policy for each."""
 
 ROTATION_OPTION = "rotation-interval"
+DEFAULT_INTERVAL = "monthly"
+"""The option's default (charmcraft.yaml of every charm with rotated secrets)."""
 ROTATE_ACTION = "rotate-credentials"
 
 
@@ -102,6 +104,7 @@ class CredentialRotation(ops.Object):
         action_label: str,
         reconcile: Callable[[], None],
         restore: Restorer | None = None,
+        policy: Callable[[], ops.SecretRotate] | None = None,
     ):
         """Observe the rotation events of ``charm``.
 
@@ -113,6 +116,8 @@ class CredentialRotation(ops.Object):
             reconcile: the charm's holistic reconcile, run after every rotation.
             restore: puts the workload back on the published credential after an
                 interrupted rotation (see :data:`Restorer`); by default ``reconcile``.
+            policy: the wanted rotate policy (raise InvalidConfigError if the option is
+                invalid); by default the ``rotation-interval`` option.
         """
         super().__init__(charm, "credential-rotation")
         self._charm = charm
@@ -121,8 +126,11 @@ class CredentialRotation(ops.Object):
         self._action_label = action_label
         self._reconcile = reconcile
         self._restore = restore
+        self._policy = policy or (
+            lambda: parse_rotation_interval(charm.config.get(ROTATION_OPTION, DEFAULT_INTERVAL))
+        )
+        self._pruning = RevisionPruning(charm, secrets)
         charm.framework.observe(charm.on.secret_rotate, self._on_secret_rotate)
-        charm.framework.observe(charm.on.secret_remove, self._on_secret_remove)
         charm.framework.observe(
             charm.on[ROTATE_ACTION.replace("-", "_")].action, self._on_rotate_action
         )
@@ -139,8 +147,7 @@ class CredentialRotation(ops.Object):
         owned = self._secrets(label)
         if owned is None:
             raise CharmarrError(f"{label} is not a secret this charm rotates")
-        policy = parse_rotation_interval(self._charm.config.get(ROTATION_OPTION, "monthly"))
-        state = owned.ensure(policy)
+        state = owned.ensure(self._policy())
         published = dict(state.content)
         new: dict[str, str] | None = None
         try:
@@ -183,12 +190,6 @@ class CredentialRotation(ops.Object):
             # Juju fires secret-rotate again later; the old credential stays valid meanwhile.
             logger.warning("rotation postponed: %s", e.message)
 
-    def _on_secret_remove(self, event: ops.SecretRemoveEvent) -> None:
-        label = event.secret.label
-        if self._charm.unit.is_leader() and label is not None and self._secrets(label):
-            event.remove_revision()
-            logger.info("pruned revision %s of %s", event.revision, label)
-
     def _on_rotate_action(self, event: ops.ActionEvent) -> None:
         if not self._charm.unit.is_leader():
             event.fail(
@@ -201,6 +202,26 @@ class CredentialRotation(ops.Object):
             event.fail(e.message)
             return
         event.set_results({"secret-id": secret_id or "", "revision": revision or 0})
+
+
+class RevisionPruning(ops.Object):
+    """Removes each revision of an owned secret that no unit or consumer tracks any more.
+
+    Juju fires ``secret-remove`` on the owner for such a revision (juju/juju PR 16598);
+    only the leader may remove it.
+    """
+
+    def __init__(self, charm: ops.CharmBase, secrets: Callable[[str], OwnedSecret | None]):
+        super().__init__(charm, "revision-pruning")
+        self._charm = charm
+        self._secrets = secrets
+        charm.framework.observe(charm.on.secret_remove, self._on_secret_remove)
+
+    def _on_secret_remove(self, event: ops.SecretRemoveEvent) -> None:
+        label = event.secret.label
+        if self._charm.unit.is_leader() and label is not None and self._secrets(label):
+            event.remove_revision()
+            logger.info("pruned revision %s of %s", event.revision, label)
 
 
 def _fault_reason(error: Exception) -> str:

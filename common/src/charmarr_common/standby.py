@@ -34,6 +34,7 @@ from ops import pebble
 from charmarr_interfaces.secret_ids import OwnedSecret
 
 from .errors import CharmarrError
+from .workload import layer_differs
 
 logger = logging.getLogger(__name__)
 
@@ -81,21 +82,9 @@ def standby_layer(
 
 
 def _differs(plan: pebble.Plan, layer: Mapping[str, Any]) -> bool:
-    for name in layer["services"]:
-        if plan.services[name].startup != "disabled":
-            return True
-    for name, check in layer["checks"].items():
-        have = plan.checks.get(name)
-        wanted = pebble.Check(name, check).to_dict()
-        if have is None or _without_override(have.to_dict()) != _without_override(wanted):
-            return True
-    return False
-
-
-def _without_override(data: Mapping[str, Any]) -> dict[str, Any]:
-    result = dict(data)
-    result.pop("override", None)
-    return result
+    if any(plan.services[name].startup != "disabled" for name in layer["services"]):
+        return True
+    return layer_differs(plan, {"checks": layer["checks"]})
 
 
 def stand_by(container: ops.Container, label: str, layer: Mapping[str, Any]) -> bool:

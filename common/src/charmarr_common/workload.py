@@ -66,15 +66,23 @@ def service_url(charm: ops.CharmBase, port: int, scheme: str = "http") -> str:
 
 
 def layer_differs(plan: pebble.Plan, layer: pebble.LayerDict) -> bool:
-    """Whether the plan's services and checks differ from those ``layer`` defines."""
+    """Whether the plan's services and checks differ from those ``layer`` defines.
+
+    The one comparison of a plan with a layer (the standby layer's checks use it too).
+    """
     wanted = pebble.Layer(layer)
-    for name, service in wanted.services.items():
-        have = plan.services.get(name)
-        if have is None or _planned(have.to_dict()) != _planned(service.to_dict()):
-            return True
-    for name, check in wanted.checks.items():
-        have = plan.checks.get(name)
-        if have is None or _planned(have.to_dict()) != _planned(check.to_dict()):
+    return _entries_differ(plan.services, wanted.services) or _entries_differ(
+        plan.checks, wanted.checks
+    )
+
+
+def _entries_differ(
+    have: Mapping[str, pebble.Service | pebble.Check],
+    wanted: Mapping[str, pebble.Service | pebble.Check],
+) -> bool:
+    for name, entry in wanted.items():
+        current = have.get(name)
+        if current is None or _planned(current.to_dict()) != _planned(entry.to_dict()):
             return True
     return False
 
@@ -85,11 +93,12 @@ def ensure_layer(
     layer: pebble.LayerDict,
     *,
     before_replan: Callable[[], None] | None = None,
+    plan: pebble.Plan | None = None,
 ) -> bool:
     """Make the plan's services and checks match ``layer``; replan only if they differ.
 
     ``before_replan`` runs first when a replan is due (e.g. to create a directory the
-    service needs at start).
+    service needs at start). ``plan``: the container's plan, if the caller already got it.
 
     Returns:
         True if the plan changed (services were replanned).
@@ -97,7 +106,7 @@ def ensure_layer(
     Raises:
         ops.pebble.ConnectionError: the container is not reachable yet.
     """
-    if not layer_differs(container.get_plan(), layer):
+    if not layer_differs(plan or container.get_plan(), layer):
         return False
     if before_replan is not None:
         before_replan()

@@ -30,25 +30,18 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import ops
 from ops import pebble
 
-from charmarr_common import standby
+from charmarr_common.charm import CharmarrCharm, Report, RotationConfig
 from charmarr_common.cleanup import managed_name
 from charmarr_common.errors import CharmarrError, WaitingError
 from charmarr_common.http import WorkloadHttpError
 from charmarr_common.k8s import PodPatcher, ensure_media_volume
-from charmarr_common.reconcile import Convergence, observe_reconcile_events
-from charmarr_common.rotation import (
-    ROTATE_ACTION,
-    ROTATION_OPTION,
-    CredentialRotation,
-    generate_token,
-    parse_rotation_interval,
-)
+from charmarr_common.rotation import generate_token
 from charmarr_common.safe_text import line_safe
 from charmarr_common.workload import (
     ensure_layer,
@@ -59,13 +52,12 @@ from charmarr_common.workload import (
     take_ownership,
 )
 from charmarr_interfaces.download_client import CREDENTIAL_KEYS, DownloadClientRequirer
-from charmarr_interfaces.endpoint import Endpoint, InvalidRelationData
+from charmarr_interfaces.endpoint import Endpoint, InvalidRelationData, RemoteData
 from charmarr_interfaces.media_indexer import API_KEY, MediaIndexerRequirer
 from charmarr_interfaces.media_server import TOKEN, MediaServerRequirer
 from charmarr_interfaces.secret_ids import (
     OwnedSecret,
     OwnedState,
-    grant_and_publish_id,
     read_consumed_secret,
 )
 
@@ -221,10 +213,12 @@ def pebble_layer(app: servarr.ServarrApp) -> pebble.LayerDict:
 # ---------------------------------------------------------------------------------------------
 
 
-class ArrCharm(ops.CharmBase):
+class ArrCharm(CharmarrCharm):
     """What Prowlarr, Radarr and Sonarr have in common. Subclasses set :attr:`servarr`."""
 
     servarr: ClassVar[servarr.ServarrApp]
+    config_type = RotationConfig
+    ready = "ready"
     rotation_attempts: ClassVar[int] = 60
     """How many times a rotation asks the restarted app to accept the new key."""
     rotation_poll: ClassVar[float] = 2.0
@@ -232,6 +226,8 @@ class ArrCharm(ops.CharmBase):
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
+        self.workload = self.servarr.name
+        self.ports = (self.servarr.port,)
         self.container = self.unit.get_container(self.servarr.name)
         self.label = f"{self.servarr.name}-api-key"
         self.key_secret = OwnedSecret(
@@ -240,36 +236,25 @@ class ArrCharm(ops.CharmBase):
             lambda: {API_KEY: generate_token()},
             description=f"{self.servarr.title} API key",
         )
-        self.rotation = CredentialRotation(
-            self,
-            secrets=lambda label: self.key_secret if label == self.label else None,
-            rotate=self._rotate_key,
-            action_label=self.label,
-            reconcile=self.reconcile,
-        )
-        self._problems: list[CharmarrError] = []
-        self._notes: list[str] = []
-        self._reconciled = False
-        self._refresh = False
-        self._open_port = True
+        self.rotate_with(rotate=self._rotate_key, action_label=self.label)
         self._applied: dict[str, str] | None = None
         self._applied_text: str | None = None
         self._api_key = ""
-        self.convergence = Convergence(
-            self, container=self.servarr.name, service=self.servarr.name, probe=self._pings
-        )
-        self._follower = standby.SecretFollower(self)
-        observe_reconcile_events(self, self._on_event)
-        framework.observe(self.on.secret_changed, self._on_secret_changed)
-        framework.observe(self.on.collect_unit_status, self._on_collect_status)
+        self.converge_with(service=self.servarr.name, probe=self._pings)
 
-    # -- events --------------------------------------------------------------------------------
+    def owned_secrets(self) -> list[OwnedSecret]:
+        """The API key."""
+        return [self.key_secret]
 
-    def _on_event(self, event: ops.EventBase) -> None:
-        # The port never changes: open it on every event but the five-minute update-status.
-        self._open_port = not isinstance(event, ops.UpdateStatusEvent)
-        if not self.convergence.skip(event):
-            self.reconcile()
+    def standby_layers(self) -> dict[str, tuple[str, pebble.LayerDict]]:
+        """The app's service and its ``/ping`` check."""
+        return {self.servarr.name: (self.servarr.name, pebble_layer(self.servarr))}
+
+    def pebble_problem(self, error: Exception) -> CharmarrError:
+        """Pebble not answering yet: the container is starting."""
+        if isinstance(error, pebble.ConnectionError):
+            return WaitingError(f"waiting for Pebble in {self.container.name}")
+        return super().pebble_problem(error)
 
     def _pings(self) -> bool:
         """The anonymous ``/ping`` answers."""
@@ -279,77 +264,23 @@ class ArrCharm(ops.CharmBase):
             return False
         return True
 
-    def _on_secret_changed(self, _: ops.SecretChangedEvent) -> None:
-        self._refresh = True
-        self.reconcile()
-
-    def _on_collect_status(self, event: ops.CollectStatusEvent) -> None:
-        if self.convergence.add_kept_status(event):
-            return
-        self.reconcile()
-        statuses = [p.status for p in self._problems]
-        statuses.append(ops.ActiveStatus("; ".join(self._notes) or "ready"))
-        self.convergence.add_statuses(event, statuses)
-
     # -- reconcile -----------------------------------------------------------------------------
 
-    def reconcile(self) -> None:
-        """Converge on the whole current state (once per hook)."""
-        if self._reconciled:
-            return
-        self._reconciled = True
-        self._problems, self._notes = [], []
-        try:
-            self._reconcile()
-        except CharmarrError as e:
-            self._problems.append(e)
-        except pebble.ConnectionError:
-            self._problems.append(WaitingError(f"waiting for Pebble in {self.container.name}"))
-        except (pebble.Error, ops.ModelError) as e:
-            logger.warning("reconcile stopped: %s", type(e).__name__)
-            self._problems.append(
-                WaitingError(
-                    f"waiting for the {self.container.name} container ({type(e).__name__})"
-                )
-            )
-
-    def _reconcile(self) -> None:
-        # Only the leader runs the app: a standby stops it and says how to scale back.
-        name = self.servarr.name
-        standby.hold(self, {name: (name, pebble_layer(self.servarr))}, [self.key_secret])
-        policy: ops.SecretRotate | None = None
-        try:
-            policy = parse_rotation_interval(self.config.get(ROTATION_OPTION, "monthly"))
-        except CharmarrError as e:
-            self._problems.append(e)
-        key_state = self.key_secret.ensure(policy)
-        api_key = key_state.content.get(API_KEY, "")
-        if not api_key:
-            raise CharmarrError(f"{self.label} lacks {API_KEY}: juju run {self._leader_cmd}")
-        if self._open_port:
-            self.unit.set_ports(self.servarr.port)
-        self._attempt(self._publish, key_state)
-        self._attempt(self._ensure_pod)
+    def converge(self, report: Report) -> None:
+        """The key secret and its publication, the pod, the workload, then the wiring."""
+        key_state = self.ensure_owned(self.key_secret, API_KEY)
+        api_key = key_state.content[API_KEY]
+        report.attempt(self._publish, key_state)
+        report.attempt(self._ensure_pod)
         self._ensure_workload(api_key)
         self._api_key = api_key
         client = self.local_client(api_key)
         self._check_workload(client)
-        self._wire(client)
+        self._wire(client, report)
         self._save_applied()
 
     def _ensure_pod(self) -> None:
         """What this app needs from its own StatefulSet (nothing, for Prowlarr)."""
-
-    @property
-    def _leader_cmd(self) -> str:
-        return f"{self.app.name}/leader {ROTATE_ACTION}"
-
-    def _attempt(self, step: Callable[..., None], *args: Any) -> None:
-        """Run one independent step; its failure becomes a status, the others still run."""
-        try:
-            step(*args)
-        except CharmarrError as e:
-            self._problems.append(e)
 
     def local_client(self, api_key: str) -> servarr.ServarrClient:
         """This unit's workload API."""
@@ -452,12 +383,57 @@ class ArrCharm(ops.CharmBase):
         """The managed names of every live relation's remote app on ``endpoint``."""
         return {managed_name(r.app.name) for r in endpoint.relations if r.app is not None}
 
+    def _with_secrets(
+        self,
+        endpoint: Endpoint[Any],
+        secret_of: Callable[[Any], tuple[str, tuple[str, ...]]],
+        keep: set[str],
+        report: Report,
+    ) -> Iterator[tuple[RemoteData[Any], dict[str, str]]]:
+        """Each related app's data with the content of the secret it shares.
+
+        ``secret_of(data)`` names the secret ID and its required keys. A relation whose
+        data or secret cannot be read becomes a problem, and its managed entry is kept
+        (added to ``keep``) until it can.
+        """
+        for remote in endpoint.read():
+            if isinstance(remote, InvalidRelationData):
+                report.add(CharmarrError(remote.message))
+                keep.add(managed_name(remote.relation.app.name))
+                continue
+            secret_id, keys = secret_of(remote.data)
+            try:
+                content = read_consumed_secret(
+                    self.model,
+                    secret_id,
+                    keys,
+                    source=f"{remote.app_name} ({endpoint.endpoint})",
+                    refresh=self.refresh,
+                )
+            except CharmarrError as e:
+                report.add(e)
+                keep.add(managed_name(remote.app_name))
+                continue
+            yield remote, content
+
+    def _waiting_for_data(
+        self, endpoint: Endpoint[Any], wanted: dict[str, Any], keep: set[str], report: Report
+    ) -> None:
+        """A Waiting problem for each live relation whose app has not published yet.
+
+        Its managed entry is kept (added to ``keep``) until it does.
+        """
+        for name in sorted(self.live_names(endpoint) - set(wanted) - keep):
+            keep.add(name)
+            app = name.removesuffix(" (juju)")
+            report.add(WaitingError(f"waiting for {app} to publish on {endpoint.endpoint}"))
+
     # -- hooks for subclasses ------------------------------------------------------------------
 
     def _publish(self, key: OwnedState) -> None:
         """Leader: grant the key secret and publish on the relations."""
 
-    def _wire(self, client: servarr.ServarrClient) -> None:
+    def _wire(self, client: servarr.ServarrClient, report: Report) -> None:
         """Converge the workload's per-relation entries."""
 
     def _on_key_accepted(self, client: servarr.ServarrClient, api_key: str) -> None:
@@ -467,6 +443,7 @@ class ArrCharm(ops.CharmBase):
         self,
         result: servarr.SyncResult,
         what: str,
+        report: Report,
         action: Callable[[servarr.RefusedError], str | None] = lambda _: None,
     ) -> None:
         """Each entry the app refused becomes a status with the app's own reasons.
@@ -480,9 +457,9 @@ class ArrCharm(ops.CharmBase):
             text = f"{self.servarr.name} refused {what} {error.entry}: {reasons}"
             todo = action(error)
             if todo:
-                self._problems.append(CharmarrError(f"{text}; {todo}"))
+                report.add(CharmarrError(f"{text}; {todo}"))
             else:
-                self._problems.append(WaitingError(f"{text}; retrying"))
+                report.add(WaitingError(f"{text}; retrying"))
 
     # -- rotation ------------------------------------------------------------------------------
 
@@ -556,21 +533,24 @@ class MediaManagerCharm(ArrCharm):
 
         kind = self.servarr.kind
         for relation in self.indexer.relations:
-            published = self.indexer.published_value(relation, "api_key_secret_id")
-            secret_id = grant_and_publish_id(key, relation, published)
-            if secret_id is not None:
-                data = IndexerRequirerData(url=self.url, kind=kind, api_key_secret_id=secret_id)
-                self.indexer.publish(relation, data)
+            self.indexer.publish_secret_id(
+                relation,
+                "api_key_secret_id",
+                key,
+                lambda secret_id: IndexerRequirerData(
+                    url=self.url, kind=kind, api_key_secret_id=secret_id
+                ),
+            )
         for relation in self.download_clients.relations:
             self.download_clients.publish(
                 relation, DownloadClientRequirerData(kind=kind, category=self.app.name)
             )
 
-    def _wire(self, client: servarr.ServarrClient) -> None:
-        self._attempt(self._wire_root_folder, client)
-        self._attempt(self._wire_download_clients, client)
-        self._attempt(self._wire_media_servers, client)
-        self._attempt(self._check_indexer, client)
+    def _wire(self, client: servarr.ServarrClient, report: Report) -> None:
+        report.attempt(self._wire_root_folder, client)
+        report.attempt(self._wire_download_clients, client, report)
+        report.attempt(self._wire_media_servers, client, report)
+        report.attempt(self._check_indexer, client, report)
 
     def _wire_root_folder(self, client: servarr.ServarrClient) -> None:
         root = self.servarr.root_folder
@@ -595,77 +575,50 @@ class MediaManagerCharm(ArrCharm):
             raise
         logger.info("root folder %s added", root)
 
-    def _wire_download_clients(self, client: servarr.ServarrClient) -> None:
+    def _wire_download_clients(self, client: servarr.ServarrClient, report: Report) -> None:
         wanted: dict[str, servarr.Desired] = {}
         keep: set[str] = set()
-        endpoint = self.download_clients.endpoint
-        for remote in self.download_clients.read():
-            if isinstance(remote, InvalidRelationData):
-                self._problems.append(CharmarrError(remote.message))
-                keep.add(managed_name(remote.relation.app.name))
-                continue
+        for remote, credentials in self._with_secrets(
+            self.download_clients,
+            lambda data: (data.credentials_secret_id, CREDENTIAL_KEYS[data.kind]),
+            keep,
+            report,
+        ):
             name = managed_name(remote.app_name)
-            data = remote.data
-            try:
-                credentials = read_consumed_secret(
-                    self.model,
-                    data.credentials_secret_id,
-                    CREDENTIAL_KEYS[data.kind],
-                    source=f"{remote.app_name} ({endpoint})",
-                    refresh=self._refresh,
-                )
-            except CharmarrError as e:
-                self._problems.append(e)
-                keep.add(name)
-                continue
             wanted[name] = servarr.download_client(
                 self.servarr,
                 name=name,
-                kind=data.kind,
-                url=data.url,
+                kind=remote.data.kind,
+                url=remote.data.url,
                 category=self.app.name,
                 credentials=credentials,
             )
-        self._waiting_for_data(endpoint, self.live_names(self.download_clients), wanted, keep)
+        self._waiting_for_data(self.download_clients, wanted, keep, report)
         result = servarr.sync_entries(
             client, servarr.DOWNLOAD_CLIENTS, wanted, self.applied(), keep=keep
         )
-        self._report_refused(result, "download client")
+        self._report_refused(result, "download client", report)
         if wanted:
-            self._notes.append(f"{len(wanted)} download client{'s' * (len(wanted) > 1)}")
+            report.note(f"{len(wanted)} download client{'s' * (len(wanted) > 1)}")
 
-    def _wire_media_servers(self, client: servarr.ServarrClient) -> None:
+    def _wire_media_servers(self, client: servarr.ServarrClient, report: Report) -> None:
         wanted: dict[str, servarr.Desired] = {}
         keep: set[str] = set()
-        endpoint = self.media_servers.endpoint
-        for remote in self.media_servers.read():
-            if isinstance(remote, InvalidRelationData):
-                self._problems.append(CharmarrError(remote.message))
-                keep.add(managed_name(remote.relation.app.name))
-                continue
+        for remote, content in self._with_secrets(
+            self.media_servers, lambda data: (data.token_secret_id, (TOKEN,)), keep, report
+        ):
             name = managed_name(remote.app_name)
-            try:
-                token = read_consumed_secret(
-                    self.model,
-                    remote.data.token_secret_id,
-                    (TOKEN,),
-                    source=f"{remote.app_name} ({endpoint})",
-                    refresh=self._refresh,
-                )[TOKEN]
-            except CharmarrError as e:
-                self._problems.append(e)
-                keep.add(name)
-                continue
+            token = content[TOKEN]
             wanted[name] = servarr.plex_notification(
                 self.servarr, name=name, url=remote.data.url, token=token
             )
-        self._waiting_for_data(endpoint, self.live_names(self.media_servers), wanted, keep)
+        self._waiting_for_data(self.media_servers, wanted, keep, report)
         result = servarr.sync_entries(
             client, servarr.NOTIFICATIONS, wanted, self.applied(), keep=keep
         )
-        self._report_refused(result, "the Plex connection", self._plex_action)
+        self._report_refused(result, "the Plex connection", report, self._plex_action)
         if wanted:
-            self._notes.append(f"{len(wanted)} media server{'s' * (len(wanted) > 1)}")
+            report.note(f"{len(wanted)} media server{'s' * (len(wanted) > 1)}")
 
     def _plex_action(self, error: servarr.RefusedError) -> str | None:
         """What the user must do when Plex has no library of this app's kind."""
@@ -673,14 +626,6 @@ class MediaManagerCharm(ArrCharm):
             return None
         library = self.servarr.library
         return f"create a {library} library in Plex; it is added at the next update-status"
-
-    def _waiting_for_data(
-        self, endpoint: str, live: set[str], wanted: dict[str, Any], keep: set[str]
-    ) -> None:
-        for name in sorted(live - set(wanted) - keep):
-            keep.add(name)
-            app = name.removesuffix(" (juju)")
-            self._problems.append(WaitingError(f"waiting for {app} to publish on {endpoint}"))
 
     def _check_synced_indexers(
         self, client: servarr.ServarrClient, prowlarr: str, url: str, key: str
@@ -716,7 +661,7 @@ class MediaManagerCharm(ArrCharm):
             )
         applied[record] = fingerprint
 
-    def _check_indexer(self, client: servarr.ServarrClient) -> None:
+    def _check_indexer(self, client: servarr.ServarrClient, report: Report) -> None:
         """Prowlarr lists this app (checked with Prowlarr's key, so its rotation shows)."""
         relations = self.indexer.relations
         if not relations:
@@ -731,7 +676,7 @@ class MediaManagerCharm(ArrCharm):
                 remote.data.api_key_secret_id,
                 (API_KEY,),
                 source=f"{prowlarr} ({endpoint})",
-                refresh=self._refresh,
+                refresh=self.refresh,
             )[API_KEY]
             api = servarr.ServarrClient(remote.data.url, servarr.PROWLARR, key, name=prowlarr)
             try:
@@ -746,7 +691,7 @@ class MediaManagerCharm(ArrCharm):
             if not any(a.get("name") == mine for a in applications):
                 raise WaitingError(f"waiting for {prowlarr} to register {self.app.name}")
             self._check_synced_indexers(client, prowlarr, remote.data.url, key)
-            self._notes.insert(0, f"registered with {prowlarr}")
+            report.note(f"registered with {prowlarr}", first=True)
             return
         app = relations[0].app.name if relations[0].app else "prowlarr"
         raise WaitingError(f"waiting for {app} to publish on {endpoint}")

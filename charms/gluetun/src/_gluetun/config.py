@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from charmarr_common.charm import RotationConfig
 from charmarr_common.errors import InvalidConfigError
 from charmarr_common.safe_text import has_control
 
@@ -74,14 +76,30 @@ def parse_vpn_type(value: object) -> str:
     return str(value)
 
 
+@dataclass
+class GluetunConfig(RotationConfig):
+    """Gluetun's options; :attr:`settings` is None when one of the VPN options is invalid."""
+
+    vpn_type: str = "wireguard"
+    vpn_provider: str = ""
+    server_countries: str = ""
+    cluster_cidrs: str = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.settings: VpnSettings | None = self.checked(
+            lambda options: parse_settings(options, self.app), dataclasses.asdict(self)
+        )
+
+
 def parse_settings(config: Mapping[str, object], app: str) -> VpnSettings:
-    """Check every VPN option.
+    """Check every VPN option (``config``: the options, dashes as underscores).
 
     Raises:
         InvalidConfigError: naming the option, the bad value and what is accepted.
     """
-    vpn_type = parse_vpn_type(config.get("vpn-type", "wireguard"))
-    provider = str(config.get("vpn-provider") or "").strip()
+    vpn_type = parse_vpn_type(config.get("vpn_type", "wireguard"))
+    provider = str(config.get("vpn_provider") or "").strip()
     if not provider:
         raise InvalidConfigError(
             f"vpn-provider unset: juju config {app} vpn-provider=<provider> "
@@ -104,7 +122,7 @@ def parse_settings(config: Mapping[str, object], app: str) -> VpnSettings:
             f"vpn-provider {provider} has no WireGuard support in Gluetun: juju config {app} "
             f"vpn-type=openvpn, or use one of {named}"
         )
-    countries = _csv(config.get("server-countries"))
+    countries = _csv(config.get("server_countries"))
     for country in countries:
         if not _COUNTRY.match(country):
             raise InvalidConfigError(
@@ -112,7 +130,7 @@ def parse_settings(config: Mapping[str, object], app: str) -> VpnSettings:
                 "country names, e.g. Netherlands,Sweden"
             )
     cidrs: list[str] = []
-    for entry in _csv(config.get("cluster-cidrs")):
+    for entry in _csv(config.get("cluster_cidrs")):
         try:
             cidrs.append(str(ipaddress.ip_network(entry, strict=False)))
         except ValueError:

@@ -1,0 +1,171 @@
+"""The skeleton (charmarr_common.charm): one reconcile per hook, problems worst first."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import ops
+import pytest
+from ops import pebble, testing
+
+from charmarr_common.charm import CharmarrCharm, Report, VpnConfig
+from charmarr_common.errors import CharmarrError, WaitingError
+from charmarr_interfaces.secret_ids import OwnedSecret
+
+META = {"name": "app", "containers": {"app": {}}}
+CONFIG = {
+    "options": {
+        "rotation-interval": {"type": "string", "default": "monthly"},
+        "require-vpn": {"type": "boolean", "default": True},
+    }
+}
+ACTIONS = {"rotate-credentials": {}}
+LABEL = "app-key"
+LAYER: pebble.LayerDict = {
+    "services": {"app": {"override": "replace", "command": "run-app", "startup": "enabled"}},
+}  # type: ignore[assignment]
+
+
+class App(CharmarrCharm):
+    """Fills in the skeleton; each test sets what its converge does."""
+
+    config_type = VpnConfig
+    workload = "app"
+    ports = (8000,)
+    steps: ClassVar[list[str]] = []
+    """What converge does, in order: "problem", "waiting", "note", "pebble", "raise"."""
+    seen: ClassVar[list[VpnConfig]] = []
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.key = OwnedSecret(self, LABEL, lambda: {"api-key": "k" * 32})
+        self.rotate_with(rotate=lambda label, current: {"api-key": "n" * 32}, action_label=LABEL)
+
+    def owned_secrets(self) -> list[OwnedSecret]:
+        """The key."""
+        return [self.key]
+
+    def standby_layers(self) -> dict[str, tuple[str, pebble.LayerDict]]:
+        """The one service."""
+        return {"app": ("app", LAYER)}
+
+    def converge(self, report: Report) -> None:
+        """Does what the test asked, in order."""
+        type(self).seen.append(self.typed_config)
+        self.ensure_owned(self.key, "api-key")
+        for step in type(self).steps:
+            if step == "problem":
+                report.add(CharmarrError("something to fix"))
+            elif step == "waiting":
+                report.add(WaitingError("something on its way"))
+            elif step == "note":
+                report.note("serving")
+            elif step == "pebble":
+                raise pebble.ConnectionError("socket gone")
+            elif step == "raise":
+                raise CharmarrError("stopped here")
+
+
+@pytest.fixture
+def ctx() -> testing.Context[App]:
+    App.steps, App.seen = [], []
+    return testing.Context(App, meta=META, config=CONFIG, actions=ACTIONS)
+
+
+def _state(**kwargs) -> testing.State:
+    container = testing.Container("app", can_connect=True, layers={"app": pebble.Layer(LAYER)})
+    return testing.State(leader=True, containers={container}, **kwargs)
+
+
+def test_notes_make_the_active_message(ctx):
+    App.steps = ["note"]
+    out = ctx.run(ctx.on.config_changed(), _state())
+    assert out.unit_status == testing.ActiveStatus("serving")
+    assert out.opened_ports == {testing.TCPPort(8000)}
+
+
+def test_problems_are_reported_worst_first(ctx):
+    App.steps = ["waiting", "note", "problem"]
+    out = ctx.run(ctx.on.config_changed(), _state())
+    assert out.unit_status == testing.BlockedStatus("something to fix")
+
+
+def test_a_raised_problem_ends_the_reconcile_as_a_status(ctx):
+    App.steps = ["raise", "note"]
+    out = ctx.run(ctx.on.config_changed(), _state())
+    assert out.unit_status == testing.BlockedStatus("stopped here")
+
+
+def test_a_pebble_failure_is_waiting_naming_the_container(ctx):
+    App.steps = ["pebble"]
+    out = ctx.run(ctx.on.config_changed(), _state())
+    assert out.unit_status == testing.WaitingStatus("waiting for the app container")
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"rotation-interval": "fortnightly"},
+            "invalid rotation-interval 'fortnightly': use one of never, hourly, daily, weekly, "
+            "monthly, quarterly, yearly",
+        ),
+    ],
+)
+def test_an_invalid_option_is_blocked_naming_it_and_the_others_still_apply(ctx, config, message):
+    App.steps = ["note"]
+    out = ctx.run(ctx.on.config_changed(), _state(config={**config, "require-vpn": False}))
+    assert out.unit_status == testing.BlockedStatus(message)
+    (seen,) = App.seen
+    assert seen.require_vpn is False
+    assert seen.rotate is None  # the secrets' policy is left alone
+
+
+def test_a_non_boolean_require_vpn_is_a_problem_and_fails_closed():
+    # Juju refuses such a value for a boolean option; the dataclass does not rely on it.
+    config = VpnConfig(rotation_interval="weekly", require_vpn="no")  # type: ignore[arg-type]
+    assert [p.status for p in config.problems] == [
+        ops.BlockedStatus("invalid require-vpn: use true or false")
+    ]
+    assert config.require_vpn is True
+    assert config.rotate == ops.SecretRotate.WEEKLY
+
+
+def test_a_valid_option_sets_the_owned_secrets_policy(ctx):
+    out = ctx.run(ctx.on.config_changed(), _state(config={"rotation-interval": "weekly"}))
+    (secret,) = out.secrets
+    assert secret.rotate == ops.SecretRotate.WEEKLY
+
+
+def test_an_action_hook_still_ends_with_a_true_status(ctx):
+    App.steps = ["problem"]
+    out = ctx.run(ctx.on.action("rotate-credentials"), _state())
+    assert out.unit_status == testing.BlockedStatus("something to fix")
+
+
+def test_a_standby_stops_and_says_how_to_scale_back(ctx):
+    App.steps = ["note"]
+    state = dataclasses.replace(_state(), leader=False)
+    out = ctx.run(ctx.on.update_status(), state)
+    assert out.unit_status == testing.BlockedStatus(
+        "app runs on one unit only; this one stands by, stopped: juju scale-application app 1"
+    )
+    assert App.seen == []
+
+
+def test_an_owned_secret_lacking_a_key_says_how_to_rotate(ctx):
+    secret = testing.Secret({"other": "x"}, owner="app", label=LABEL)
+    out = ctx.run(ctx.on.config_changed(), _state(secrets={secret}))
+    assert out.unit_status == testing.BlockedStatus(
+        "app-key lacks api-key: juju run app/leader rotate-credentials"
+    )
+
+
+def test_the_leader_prunes_a_revision_nobody_tracks(ctx):
+    created = ctx.run(ctx.on.config_changed(), _state())
+    rotated = ctx.run(ctx.on.action("rotate-credentials"), created)
+    (secret,) = rotated.secrets
+    assert secret.latest_content == {"api-key": "n" * 32}
+    ctx.run(ctx.on.secret_remove(secret, revision=1), rotated)
+    assert ctx.removed_secret_revisions == [1]
