@@ -13,15 +13,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from charms_under_test import context
+from servarr_wired import media_manager_world
 
 from charmarr_common.http import Request
 from charmarr_servarr.api import RADARR, MediaManager
-from charmarr_testing.fake_servarr import (
-    FakeServarr,
-    config_xml,
-    media_manager_world,
-    pebble_calls,
-)
+from charmarr_testing.fake_servarr import FakeServarr, config_xml, pebble_calls
 
 APP: MediaManager = RADARR  # replaced per test by the `app` fixture
 

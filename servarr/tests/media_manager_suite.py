@@ -17,18 +17,12 @@ import ops
 import pytest
 from charms_under_test import context
 from ops import testing
+from servarr_wired import media_manager_world, servarr_state
 
 from charmarr_servarr.api import PROWLARR, RADARR, MediaManager
 from charmarr_servarr.arr import CONFIG_XML, pebble_layer
 from charmarr_testing import builders
-from charmarr_testing.fake_servarr import (
-    PEBBLE_WRITES,
-    FakeServarr,
-    config_xml,
-    media_manager_world,
-    pebble_calls,
-    servarr_state,
-)
+from charmarr_testing.fake_servarr import PEBBLE_WRITES, FakeServarr, config_xml, pebble_calls
 
 APP: MediaManager = RADARR  # replaced per test by the `app` fixture
 NAME = ""  # the application name ops.testing gives the charm: "<app>-k8s"

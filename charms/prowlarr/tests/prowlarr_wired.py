@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from servarr_wired import servarr_state
+
 from charmarr_servarr.api import PROWLARR
 from charmarr_testing import builders
 from charmarr_testing.fake_gluetun import FakeGluetun
-from charmarr_testing.fake_servarr import servarr_state
 
 GATEWAY_IP = "198.51.100.23"
 """The public IP Gluetun's control server reports (its databag says another one)."""

@@ -43,6 +43,7 @@ from ops import pebble
 
 from charmarr_common import workload
 from charmarr_common.charm import CharmarrCharm, Report, VpnConfig
+from charmarr_common.download_clients import report_category_requests
 from charmarr_common.errors import CharmarrError, WaitingError
 from charmarr_common.k8s import PodPatcher, ensure_media_volume
 from charmarr_common.rotation import generate_token
@@ -50,7 +51,6 @@ from charmarr_common.vpn import VpnDecision, decide, read_gateway
 from charmarr_interfaces.download_client import (
     DownloadClientProvider,
 )
-from charmarr_interfaces.endpoint import InvalidRelationData
 from charmarr_interfaces.secret_ids import OwnedSecret, OwnedState
 from charmarr_interfaces.vpn_gateway import Gateway, VpnGatewayRequirer
 
@@ -221,26 +221,15 @@ class QBittorrentCharm(CharmarrCharm):
         )
 
     def _reconcile_categories(self, client: QBittorrentClient, report: Report) -> None:
-        wanted: set[str] = set()
-        read: set[int] = set()
-        unknown = False  # a live relation whose category cannot be known this hook
-        for remote in self._downloads.read():
-            read.add(remote.relation.id)
-            if isinstance(remote, InvalidRelationData):
-                report.add(CharmarrError(remote.message))
-                unknown = True
-                continue
-            wanted.add(remote.data.category)
-        for relation in self._downloads.relations:
-            if relation.id not in read and relation.app is not None:
-                unknown = True
-                report.add(WaitingError(f"waiting for {relation.app.name} to ask for a category"))
+        requests = self._downloads.category_requests()
+        report_category_requests(requests, report)
+        wanted = set(requests.categories)
         plan = desired.plan_categories(wanted, client.categories())
         for name, path in plan.create.items():
             client.create_category(name, path)
             logger.info("created category %s", name)
         # A relation with unreadable data is not gone: keep what it may still use.
-        if plan.delete and not unknown:
+        if plan.delete and requests.complete:
             client.remove_categories(plan.delete)
             logger.info("removed categories %s", ", ".join(plan.delete))
         if wanted:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from servarr_wired import media_manager_world
+
 from charmarr_servarr.api import RADARR
-from charmarr_testing.fake_servarr import media_manager_world
 
 
 def wired_state(network: Any, *, leader: bool = True) -> tuple[Any, Any]:

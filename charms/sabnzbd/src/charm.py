@@ -37,6 +37,7 @@ from _sabnzbd.api import ApiKeyRefusedError, SabnzbdClient
 from ops import pebble
 
 from charmarr_common.charm import CharmarrCharm, Report, VpnConfig
+from charmarr_common.download_clients import report_category_requests
 from charmarr_common.errors import CharmarrError, WaitingError
 from charmarr_common.http import WorkloadUnreachableError
 from charmarr_common.k8s import PodPatcher, ensure_media_volume
@@ -51,7 +52,6 @@ from charmarr_common.workload import (
     take_ownership,
 )
 from charmarr_interfaces.download_client import DownloadClientProvider
-from charmarr_interfaces.endpoint import InvalidRelationData
 from charmarr_interfaces.secret_ids import OwnedSecret, OwnedState
 from charmarr_interfaces.vpn_gateway import VpnGatewayRequirer
 
@@ -197,14 +197,12 @@ class SabnzbdCharm(CharmarrCharm):
         self, client: SabnzbdClient, container: ops.Container, report: Report
     ) -> None:
         """Create each requirer's category; delete managed orphans; never touch the user's."""
-        wanted: dict[str, str] = {}
-        for remote in self.download_clients.read():
-            if isinstance(remote, InvalidRelationData):
-                report.add(CharmarrError(remote.message))
-                continue
-            wanted[remote.data.category] = category_dir(remote.data.category)
+        requests = self.download_clients.category_requests()
+        report_category_requests(requests, report)
+        wanted = {name: category_dir(name) for name in requests.categories}
         try:
-            result = converge_categories(client, wanted)
+            # A relation with unreadable data is not gone: keep what it may still use.
+            result = converge_categories(client, wanted, delete=requests.complete)
         except ApiKeyRefusedError:
             # sabnzbd.ini carries the secret's key (written above), so the running SABnzbd
             # holds another one: restart it to load the file.

@@ -62,7 +62,7 @@ CATALOGUE: tuple[Status, ...] = (
         B,
         "invalid require-vpn: use true or false",
         "`juju config <app> require-vpn=true` (or false)",
-        "qbittorrent",
+        "qbittorrent, sabnzbd",
     ),
     Status(
         B,

@@ -10,10 +10,11 @@ import ops
 import pytest
 from charms_under_test import context, wired_state
 from ops import pebble, testing
+from servarr_wired import servarr_state
 
 from charmarr_servarr.api import MASKED, PROWLARR
 from charmarr_testing import builders
-from charmarr_testing.fake_servarr import PEBBLE_WRITES, pebble_calls, servarr_state
+from charmarr_testing.fake_servarr import PEBBLE_WRITES, pebble_calls
 
 APP = PROWLARR
 LABEL = "prowlarr-api-key"

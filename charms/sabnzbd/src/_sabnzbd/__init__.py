@@ -185,7 +185,9 @@ def _adoptable(name: str, folder: str) -> bool:
     return name in SUGGESTED_CATEGORIES and not folder.strip()
 
 
-def converge_categories(client: SabnzbdClient, wanted: Mapping[str, str]) -> CategoryResult:
+def converge_categories(
+    client: SabnzbdClient, wanted: Mapping[str, str], *, delete: bool = True
+) -> CategoryResult:
     """Create the wanted categories, delete managed ones nobody wants, keep the user's.
 
     SABnzbd adds ``*`` and its suggestions (movies, tv, audio, software, no folder) on the
@@ -197,6 +199,8 @@ def converge_categories(client: SabnzbdClient, wanted: Mapping[str, str]) -> Cat
         client: SABnzbd, with a working key.
         wanted: category name -> folder, one per live download-client relation (empty
             once the last relation is gone).
+        delete: whether managed categories nobody wants may go (False while a live
+            relation's category is unknown).
     """
     existing = client.categories()
     if BUILTIN_CATEGORY not in existing:
@@ -214,7 +218,7 @@ def converge_categories(client: SabnzbdClient, wanted: Mapping[str, str]) -> Cat
         client.set_category(name, folder)
         result.created.append(name)
         logger.info("created category %s", name)
-    for name in steps.delete:
+    for name in steps.delete if delete else ():
         client.delete_category(name)
         result.deleted.append(name)
         logger.info("deleted category %s: its relation is gone", name)

@@ -130,6 +130,23 @@ def test_invalid_requirer_data_is_reported_with_relation_and_field(ctx, fake_net
     assert "invalid data from lidarr on download-client: kind" in out.unit_status.message
 
 
+def test_a_relation_with_unreadable_data_keeps_every_managed_category(ctx, fake_network):
+    state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
+    first = ctx.run(ctx.on.update_status(), state_in)
+    radarr = first.get_relation(11)
+    garbled = dataclasses.replace(radarr, remote_app_data={"kind": "not json", "version": "1"})
+    state = dataclasses.replace(
+        first, relations=[garbled if r.id == 11 else r for r in first.relations]
+    )
+
+    out = ctx.run(ctx.on.relation_changed(garbled), state)
+
+    # Radarr's category is unknown this hook, not unwanted: its downloads keep their folder.
+    assert fake.categories["radarr"]["dir"] == "/data/downloads/radarr"
+    assert out.unit_status.name == "blocked"
+    assert "invalid data from radarr on download-client: kind" in out.unit_status.message
+
+
 def test_no_relations_no_categories_and_active(ctx, fake_network):
     state_in, fake = wired.wired_state(fake_network, consumers=BOTH)
     state_in = dataclasses.replace(state_in, relations=[], config={**MEDIA, "require-vpn": False})

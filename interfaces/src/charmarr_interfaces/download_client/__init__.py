@@ -8,11 +8,12 @@ category and removes it when the relation goes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import ops
 
-from ..endpoint import Endpoint, lazy_models
+from ..endpoint import Endpoint, InvalidRelationData, lazy_models
 
 if TYPE_CHECKING:
     from .._databag import Category
@@ -23,6 +24,7 @@ __all__ = [
     "CREDENTIAL_KEYS",
     "INTERFACE",
     "Category",
+    "CategoryRequests",
     "ClientKind",
     "DownloadClientProvider",
     "DownloadClientProviderData",
@@ -38,6 +40,26 @@ CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
     "sabnzbd": ("api-key",),
 }
 """The content keys of the credentials secret, by client kind."""
+
+
+@dataclass(frozen=True)
+class CategoryRequests:
+    """The categories the related apps ask for, and whether that list is the whole truth."""
+
+    categories: frozenset[str]
+    invalid: tuple[InvalidRelationData, ...] = ()
+    """Related apps whose data cannot be read: their category is unknown this hook."""
+    waiting_for: tuple[str, ...] = ()
+    """Related apps that have not asked for a category yet."""
+
+    @property
+    def complete(self) -> bool:
+        """Every live relation's category is known, so unwanted managed ones may go.
+
+        A relation with unreadable data is not gone: while this is False the provider
+        deletes nothing.
+        """
+        return not self.invalid and not self.waiting_for
 
 
 class DownloadClientProvider(Endpoint["DownloadClientRequirerData"]):
@@ -62,6 +84,22 @@ class DownloadClientProvider(Endpoint["DownloadClientRequirerData"]):
                     url=url, kind=kind, credentials_secret_id=secret_id
                 ),
             )
+
+    def category_requests(self) -> CategoryRequests:
+        """What every live relation asks for (never raises; bad data is reported, not lost)."""
+        categories: set[str] = set()
+        invalid: list[InvalidRelationData] = []
+        read: set[int] = set()
+        for remote in self.read():
+            read.add(remote.relation.id)
+            if isinstance(remote, InvalidRelationData):
+                invalid.append(remote)
+            else:
+                categories.add(remote.data.category)
+        waiting = tuple(
+            r.app.name for r in self.relations if r.id not in read and r.app is not None
+        )
+        return CategoryRequests(frozenset(categories), tuple(invalid), waiting)
 
 
 class DownloadClientRequirer(Endpoint["DownloadClientProviderData"]):
