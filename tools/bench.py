@@ -39,7 +39,7 @@ sys.path.insert(0, str(SUPPORT))
 
 import stage  # noqa: E402
 from charms_under_test import charm_dirs  # noqa: E402
-from hook_cost import FULL_RECONCILE_EVENTS, measure, prepare  # noqa: E402
+from hook_cost import FULL_RECONCILE_EVENTS, measure, snapshot  # noqa: E402
 
 EVENTS = ("update-status", *FULL_RECONCILE_EVENTS)
 
@@ -130,8 +130,8 @@ def _medians(commands: dict[str, list[str]], runs: int) -> dict[str, dict[str, f
     }
 
 
-def fresh_hook(name: str, python: Path, path: str, state: Path, runs: int) -> dict:
-    """Each full-reconcile hook of ``name`` in fresh interpreters, beside a bare ``import ops``.
+def fresh_hook(python: Path, path: str, state: Path, runs: int) -> dict:
+    """Each full-reconcile hook of the charm in fresh interpreters, beside a bare ``import ops``.
 
     - ``ops``: ``python -c "import ops"`` in the charm's runtime (the floor of any hook).
     - ``pure``: in the charm's runtime, ``import ops, ops.main, charm``, then every module the
@@ -142,40 +142,44 @@ def fresh_hook(name: str, python: Path, path: str, state: Path, runs: int) -> di
     - ``est`` = ``pure`` + ``run``: the fresh-process full hook as Juju would run it, minus the
       hook-tool processes (Juju's, counted in the first table).
     - ``proc``: the whole hook in one fresh workspace process (unpickle the converged state
-      with ops.testing and the kit, import the charm, run in a new Context, exit), and
-      ``floor``: the same with the idle charm. ``proc - floor + ops`` cross-checks ``est``,
-      except the shared modules the fakes import first (they fall in ``floor``).
+      ``state`` with ops.testing and the kit, import the charm, run in a new Context, exit),
+      and ``floor``: the same with the idle charm (config-changed). ``proc - floor + ops``
+      cross-checks ``est``, except the shared modules the fakes import first (in ``floor``).
     """
-    ops_only = [str(python), "-I", "-c", "import ops"]
+
+    def workspace(mode: str, event: str) -> list[str]:
+        return [sys.executable, "-I", "-c", _FRESH_HOOK, mode, str(state), event]
+
+    probes = {e: json.loads(_process(workspace("probe", e))[2]) for e in FULL_RECONCILE_EVENTS}
+    commands = {
+        "ops": [str(python), "-I", "-c", "import ops"],
+        "floor": workspace("floor", "config-changed"),
+    }
+    for event, probe in probes.items():
+        modules, models = ",".join(probe["modules"]), ",".join(probe["models"])
+        commands[f"pure {event}"] = [str(python), "-I", "-c", _PURE_HOOK, path, modules, models]
+        commands[f"proc {event}"] = workspace("hook", event)
+    timed = _medians(commands, runs)
+    ops, floor = timed["ops"], timed["floor"]
     result: dict = {}
-    for event in FULL_RECONCILE_EVENTS:
-        _, _, out = _process([sys.executable, "-I", "-c", _FRESH_HOOK, "probe", str(state), event])
-        probe = json.loads(out)
-        pure = [
-            str(python),
-            "-I",
-            "-c",
-            _PURE_HOOK,
-            path,
-            ",".join(probe["modules"]),
-            ",".join(probe["models"]),
-        ]
-        hook = [sys.executable, "-I", "-c", _FRESH_HOOK, "hook", str(state), event]
-        floor = [sys.executable, "-I", "-c", _FRESH_HOOK, "floor", str(state), event]
-        timed = _medians({"ops": ops_only, "pure": pure, "proc": hook, "floor": floor}, runs)
+    for event, probe in probes.items():
+        pure, proc = timed[f"pure {event}"], timed[f"proc {event}"]
         run_s = max(probe["warm_hook_s"] - probe["warm_idle_s"], 0.0)
         run_cpu_s = max(probe["warm_hook_cpu_s"] - probe["warm_idle_cpu_s"], 0.0)
-        est = timed["pure"]["wall_s"] + run_s
+        est = pure["wall_s"] + run_s
+        est_cpu = pure["cpu_s"] + run_cpu_s
         result[event] = {
-            **timed,
+            "ops": ops,
+            "pure": pure,
+            "proc": proc,
+            "floor": floor,
             "run_s": run_s,
             "run_cpu_s": run_cpu_s,
             "est_s": est,
-            "est_cpu_s": timed["pure"]["cpu_s"] + run_cpu_s,
-            "est_over_ops": est / timed["ops"]["wall_s"],
-            "cross_check_s": timed["proc"]["wall_s"]
-            - timed["floor"]["wall_s"]
-            + timed["ops"]["wall_s"],
+            "est_cpu_s": est_cpu,
+            "est_over_ops": est / ops["wall_s"],
+            "est_cpu_over_ops": est_cpu / ops["cpu_s"],
+            "cross_check_s": proc["wall_s"] - floor["wall_s"] + ops["wall_s"],
             "models": probe["models"],
             "status": probe["status"],
         }
@@ -185,8 +189,9 @@ def fresh_hook(name: str, python: Path, path: str, state: Path, runs: int) -> di
 def bench(name: str, runs: int) -> dict:
     """Everything measured for one charm."""
     result: dict = {"charm": name}
+    start = snapshot(name)
     for event in EVENTS:
-        result[event] = measure(name, event).as_dict()
+        result[event] = measure(name, event, start=start).as_dict()
     with tempfile.TemporaryDirectory() as tmp:
         into = Path(tmp)
         python = stage.build_runtime(name, into)
@@ -195,8 +200,8 @@ def bench(name: str, runs: int) -> dict:
         result["import_ops_s"] = _import_seconds(python, "ops", path, runs)
         result["slowest_imports"] = _slowest(python, path)
         state = into / "converged.pickle"
-        prepare(name, state)
-        result["fresh"] = fresh_hook(name, python, path, state, runs)
+        state.write_bytes(start)
+        result["fresh"] = fresh_hook(python, path, state, runs)
         state.unlink()
         result["runtime_mb"] = round(stage.installed_size(into) / 1e6, 1)
     return result
@@ -235,14 +240,16 @@ def _print_fresh(results: list[dict], runs: int) -> None:
     print("  pure   runtime: import ops, ops.main, charm + the modules/models the hook loaded")
     print("  run    the hook's own work, warm process, above an idle charm (ops.testing)")
     print("  est    pure + run = the hook as Juju runs it, hook-tool processes excluded")
-    print("  x ops   est / ops (issue #20's budget: 1.5)")
+    print("  x ops  est / ops (issue #20's budget: 1.5)")
     print("  cpu    CPU of est, beside ops's CPU and the run's CPU (the CPU above the ops floor)")
+    print("  x cpu  est's CPU / ops's CPU (steadier than wall on a shared machine)")
     print("  proc   whole hook in a fresh ops.testing process; floor = same, idle charm")
     print("  check  proc - floor + ops (ops.testing's own cost subtracted)")
     print("  models shared databag models the hook built (named in the JSON)")
     header = (
         f"{'charm':12} {'event':16} {'ops':>5} {'pure':>5} {'run':>5} {'est':>5} {'x ops':>5} "
-        f"{'cpu':>5} {'ops':>5} {'run':>5} | {'proc':>5} {'floor':>5} {'check':>5}  models"
+        f"{'cpu':>5} {'ops':>5} {'run':>5} {'x cpu':>5} | {'proc':>5} {'floor':>5} {'check':>5}  "
+        "models"
     )
     print(header)
     print("-" * len(header))
@@ -253,8 +260,9 @@ def _print_fresh(results: list[dict], runs: int) -> None:
                 f"{r['charm']:12} {event:16} {_ms(f['ops']['wall_s']):>5} "
                 f"{_ms(f['pure']['wall_s']):>5} {_ms(f['run_s']):>5} {_ms(f['est_s']):>5} "
                 f"{f['est_over_ops']:5.2f} {_ms(f['est_cpu_s']):>5} {_ms(f['ops']['cpu_s']):>5} "
-                f"{_ms(f['run_cpu_s']):>5} | {_ms(f['proc']['wall_s']):>5} "
-                f"{_ms(f['floor']['wall_s']):>5} {_ms(f['cross_check_s']):>5}  {len(f['models'])}"
+                f"{_ms(f['run_cpu_s']):>5} {f['est_cpu_over_ops']:5.2f} | "
+                f"{_ms(f['proc']['wall_s']):>5} {_ms(f['floor']['wall_s']):>5} "
+                f"{_ms(f['cross_check_s']):>5}  {len(f['models'])}"
             )
 
 
@@ -277,7 +285,7 @@ def main() -> int:
     """Print the tables and write bench-results.json."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("charms", nargs="*", default=sorted(charm_dirs()))
-    parser.add_argument("--runs", type=int, default=5, help="fresh interpreters per timing")
+    parser.add_argument("--runs", type=int, default=3, help="fresh interpreters per timing")
     parser.add_argument("--json", type=Path, default=ROOT / "bench-results.json")
     args = parser.parse_args()
     results = [bench(name, args.runs) for name in args.charms]

@@ -9,14 +9,17 @@ warning through ``juju-log`` that Juju never would).
 
 Run as a script (``python -I hook_cost.py MODE PICKLE CHARM EVENT``) it is the fresh
 process of the bench's full-hook timing: it loads a converged state written by
-:func:`prepare`, runs one hook of one charm and exits (see :func:`_fresh_main`).
+:func:`snapshot`, runs one hook of one charm and exits (see :func:`_fresh_main`).
 """
 
 from __future__ import annotations
 
+import cProfile
 import hashlib
 import json
 import pickle
+import pstats
+import statistics
 import sys
 import time
 from collections.abc import Iterator
@@ -154,18 +157,35 @@ def count_pbkdf2() -> Iterator[list[int]]:
         hashlib.pbkdf2_hmac = original
 
 
-def measure(
-    charm: str, event: str = "update-status", *, settle: int = 3, leader: bool = True
-) -> HookCost:
-    """Converge ``charm`` from its wired state, then measure one ``event`` in a new Context.
+def snapshot(charm: str, *, settle: int = 3, leader: bool = True) -> bytes:
+    """``charm``'s converged state and its workload fakes, pickled.
 
-    With ``leader`` False the unit is a standby (``charmarr_interfaces.standby``).
+    Each unpickling is a fresh copy, so several hooks (or a fresh process) can start from
+    the same converged state without sharing anything mutable.
     """
-    from charmarr_testing.pytest_plugin import record_hook_tools, record_pebble
-
     network = FakeNetwork()
     with use_transport(network):
         state = converged(charm, network, settle=settle, leader=leader)
+    return pickle.dumps((charm, state, network))
+
+
+def measure(
+    charm: str,
+    event: str = "update-status",
+    *,
+    settle: int = 3,
+    leader: bool = True,
+    start: bytes | None = None,
+) -> HookCost:
+    """Converge ``charm`` from its wired state, then measure one ``event`` in a new Context.
+
+    With ``leader`` False the unit is a standby (``charmarr_interfaces.standby``). ``start``
+    is a :func:`snapshot` to start from instead of converging again.
+    """
+    from charmarr_testing.pytest_plugin import record_hook_tools, record_pebble
+
+    _, state, network = pickle.loads(start or snapshot(charm, settle=settle, leader=leader))
+    with use_transport(network):
         fakes = [app for app in network.apps.values() if isinstance(app, FakeApp)]
         seen = {id(app): len(app.requests) for app in fakes}
         before = len(network.requests)
@@ -197,14 +217,6 @@ def measure(
 # ---------------------------------------------------------------------------------------------
 # One hook in a fresh interpreter (the bench's full-hook timing)
 # ---------------------------------------------------------------------------------------------
-
-
-def prepare(charm: str, path: Path) -> None:
-    """Write ``charm``'s converged state and its workload fakes to ``path`` for a fresh process."""
-    network = FakeNetwork()
-    with use_transport(network):
-        state = converged(charm, network)
-    path.write_bytes(pickle.dumps((charm, state, network)))
 
 
 class _Idle(ops.CharmBase):
@@ -257,14 +269,33 @@ def _built_models() -> list[str]:
     return sorted(found)
 
 
+def _warm_runs(charm: str, event: str, state: Any, repeat: int = 3) -> dict[str, float]:
+    """Median wall and CPU of ``repeat`` more runs of the hook and of the idle charm."""
+    marks: dict[str, float] = {}
+    for key, make in (("warm_hook", context), ("warm_idle", _idle_context)):
+        walls, cpus = [], []
+        for _ in range(repeat):
+            ctx = make(charm)
+            hook = trigger(ctx, event, state)[0]
+            begin, begin_cpu = time.perf_counter(), time.process_time()
+            ctx.run(hook, state)
+            walls.append(time.perf_counter() - begin)
+            cpus.append(time.process_time() - begin_cpu)
+        marks[f"{key}_s"] = statistics.median(walls)
+        marks[f"{key}_cpu_s"] = statistics.median(cpus)
+    return marks
+
+
 def _fresh_main(argv: list[str]) -> int:
     """One fresh process: ``MODE PICKLE EVENT``; prints JSON of its in-process marks.
 
     Modes: ``hook`` loads the state (ops.testing, the kit, the fakes), imports the charm,
     runs one hook in a new Context and exits; ``floor`` does the same with a charm that
     observes nothing (ops.testing's and the kit's share of ``hook``); ``probe`` runs the
-    hook like ``hook``, then reports the modules and models it loaded and times a second
-    run of it and of the idle charm in the warm process (the hook's own work).
+    hook like ``hook``, then reports the modules and models it loaded and times more runs
+    of it and of the idle charm in the warm process (the hook's own work); ``profile``
+    runs the hook like ``hook`` under cProfile (charm import, models and run; not the
+    kit) and prints the top functions by cumulative and by own time instead.
     """
     mode, path, event = argv
     charm, state, network = pickle.loads(Path(path).read_bytes())
@@ -272,20 +303,21 @@ def _fresh_main(argv: list[str]) -> int:
     before = set(sys.modules)
     marks: dict[str, Any] = {}
     with use_transport(network):
+        profiler = cProfile.Profile() if mode == "profile" else None
+        if profiler:
+            profiler.enable()
         ctx = _idle_context(charm) if mode == "floor" else context(charm)
         out = ctx.run(trigger(ctx, event, state)[0], state)
         marks["hook_s"] = time.perf_counter() - loaded
         marks["status"] = f"{out.unit_status.name}: {out.unit_status.message}"
+        if profiler:
+            profiler.disable()
+            for order in ("cumulative", "tottime"):
+                pstats.Stats(profiler).sort_stats(order).print_stats(25)
         if mode == "probe":
             marks["modules"] = _runtime_modules(before, charm)
             marks["models"] = _built_models()
-            for key, make in (("warm_hook", context), ("warm_idle", _idle_context)):
-                ctx = make(charm)
-                hook = trigger(ctx, event, state)[0]
-                begin, begin_cpu = time.perf_counter(), time.process_time()
-                ctx.run(hook, state)
-                marks[f"{key}_s"] = time.perf_counter() - begin
-                marks[f"{key}_cpu_s"] = time.process_time() - begin_cpu
+            marks.update(_warm_runs(charm, event, state))
     print(json.dumps(marks))
     return 0
 
