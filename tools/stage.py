@@ -183,9 +183,18 @@ def build_runtime(charm: str, into: Path) -> Path:
 
 
 def installed_size(into: Path) -> int:
-    """Bytes of the runtime: the venv's site-packages plus the staged ``lib/``."""
+    """Bytes of the runtime: the venv's site-packages plus the staged ``lib/``.
+
+    Bytecode is left out: whatever ran the runtime (the bench's own timing) wrote it, and
+    the size must not depend on that.
+    """
     roots = [*into.glob("venv/lib/python*/site-packages"), into / "lib"]
-    return sum(f.stat().st_size for root in roots for f in root.rglob("*") if f.is_file())
+    return sum(
+        f.stat().st_size
+        for root in roots
+        for f in root.rglob("*")
+        if f.is_file() and f.suffix != ".pyc" and "__pycache__" not in f.parts
+    )
 
 
 def main(argv: list[str]) -> int:
