@@ -18,6 +18,7 @@ from _prowlarr import wiring
 from charmarr_common.charm import Report
 from charmarr_common.errors import CharmarrError, WaitingError
 from charmarr_common.vpn import read_gateway
+from charmarr_common.workload import answers
 from charmarr_interfaces.media_indexer import API_KEY, MediaIndexerProvider
 from charmarr_interfaces.secret_ids import OwnedState
 from charmarr_interfaces.vpn_gateway import VpnGatewayRequirer
@@ -163,11 +164,7 @@ class ProwlarrCharm(ArrCharm):
         target = servarr.MEDIA_MANAGERS.get(implementation.lower())
         if target is None or not base_url:
             return False
-        try:
-            servarr.ServarrClient(base_url, target, "", name=target.name).ping()
-        except CharmarrError:
-            return False
-        return True
+        return answers(servarr.ServarrClient(base_url, target, "", name=target.name).ping)
 
 
 if __name__ == "__main__":  # pragma: nocover

@@ -44,6 +44,7 @@ from charmarr_common.k8s import PodPatcher, ensure_media_volume
 from charmarr_common.rotation import generate_token
 from charmarr_common.vpn import VpnDecision, decide, read_gateway
 from charmarr_common.workload import (
+    answers,
     ensure_layer,
     poll,
     pull_text,
@@ -91,11 +92,7 @@ class SabnzbdCharm(CharmarrCharm):
 
     def _answers(self) -> bool:
         """The anonymous ``mode=version`` answers."""
-        try:
-            SabnzbdClient(LOCAL_URL, "").version()
-        except CharmarrError:
-            return False
-        return True
+        return answers(SabnzbdClient(LOCAL_URL, "").version)
 
     # -- reconcile ----------------------------------------------------------------------------
 

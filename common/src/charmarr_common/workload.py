@@ -32,6 +32,17 @@ anyone thinks it hung.
 _poll_deadline: float | None = None
 
 
+def answers(probe: Callable[[], object]) -> bool:
+    """Whether ``probe`` (an anonymous call to a workload) succeeds; any refusal is a no."""
+    from .errors import CharmarrError
+
+    try:
+        probe()
+    except CharmarrError:
+        return False
+    return True
+
+
 def poll(check: Callable[[], T | None], *, attempts: int, delay: float) -> T | None:
     """Call ``check`` until it returns something other than None; bounded in count and time.
 

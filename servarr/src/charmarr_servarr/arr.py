@@ -44,6 +44,7 @@ from charmarr_common.k8s import PodPatcher, ensure_media_volume
 from charmarr_common.rotation import generate_token
 from charmarr_common.safe_text import line_safe
 from charmarr_common.workload import (
+    answers,
     ensure_layer,
     poll,
     pull_text,
@@ -258,11 +259,7 @@ class ArrCharm(CharmarrCharm):
 
     def _pings(self) -> bool:
         """The anonymous ``/ping`` answers."""
-        try:
-            self.local_client("").ping()
-        except CharmarrError:
-            return False
-        return True
+        return answers(self.local_client("").ping)
 
     # -- reconcile -----------------------------------------------------------------------------
 
