@@ -111,6 +111,15 @@ def test_a_protected_client_reaches_exactly_the_gateway_dns_api_and_controller(c
     stored = cluster.get("networkpolicies", NAMESPACE, POLICY)
     assert stored["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": APP}}
     assert stored["spec"]["policyTypes"] == ["Egress"]
+    # Owned by the app's StatefulSet: removing the application deletes its policies.
+    assert stored["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "name": APP,
+            "uid": f"uid-statefulset-{APP}",
+        }
+    ]
     assert stored["metadata"]["labels"] == {
         "app.kubernetes.io/managed-by": "charmarr",
         "charmarr.io/app": APP,
@@ -305,7 +314,7 @@ META = {"name": APP, "containers": {"qbittorrent": {}}}
 class Protected(ops.CharmBase):
     """Keeps its kill switch per ``wanted`` and reports the outcome as its status."""
 
-    wanted = np.Wanted(protected=True, egress_gateway=GATEWAY)
+    wanted = np.Wanted(protected=True, gateway=GATEWAY)
 
     def __init__(self, framework):
         super().__init__(framework)
@@ -353,8 +362,17 @@ def test_without_trust_the_charm_is_blocked_naming_the_fix(cluster):
     cluster.forbidden = True
     out = _run(_state())
     assert out.unit_status == testing.BlockedStatus(
-        f"no permission to read the cluster's addresses: juju trust {APP} --scope=cluster"
+        f"no permission to manage NetworkPolicies: juju trust {APP} --scope=cluster"
     )
+
+
+def test_no_policy_that_would_cut_the_unit_agent_off(cluster, monkeypatch):
+    monkeypatch.delenv("JUJU_API_ADDRESSES")
+    out = _run(_state())
+    assert out.unit_status == testing.WaitingStatus(
+        "kill switch: the addresses of the Juju controller are unknown; will retry"
+    )
+    assert cluster.named("networkpolicies", NAMESPACE) == {}
 
 
 def test_nothing_wanted_removes_the_policy(cluster):
@@ -363,5 +381,5 @@ def test_nothing_wanted_removes_the_policy(cluster):
     try:
         _run(out)
     finally:
-        Protected.wanted = np.Wanted(protected=True, egress_gateway=GATEWAY)
+        Protected.wanted = np.Wanted(protected=True, gateway=GATEWAY)
     assert cluster.named("networkpolicies", NAMESPACE) == {}

@@ -372,12 +372,17 @@ def reconcile(api: KubernetesApi, app: str, wanted: Sequence[dict[str, Any]]) ->
         wanted_by_name = {
             w["metadata"]["name"]: NetworkPolicy.from_dict(w).to_dict() for w in wanted
         }
+        owner: list[dict[str, Any]] = []
         for name, policy in wanted_by_name.items():
             live = ours.get(name)
+            if live is not None and not _differs(live, policy):
+                continue
+            owner = owner or _owner(api, app)
+            policy["metadata"]["ownerReferences"] = owner
             if live is None:
                 _create(api, policy, app)
                 changes.created.append(name)
-            elif _differs(live, policy):
+            else:
                 policy["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
                 with api.answering(f"PUT networkpolicies/{name}"):
                     api.client.replace(NetworkPolicy.from_dict(policy))
@@ -388,9 +393,7 @@ def reconcile(api: KubernetesApi, app: str, wanted: Sequence[dict[str, Any]]) ->
             changes.deleted.append(name)
     except WorkloadHttpError as e:
         if e.http_status in (401, 403):
-            raise CharmarrError(
-                f"no permission to manage NetworkPolicies: juju trust {app} --scope=cluster"
-            ) from None
+            raise _no_permission(app) from None
         if e.http_status in (409, None) or (e.http_status or 0) >= 500:
             raise WaitingError(f"Kubernetes API: {e.message}; will retry") from None
         raise
@@ -402,6 +405,26 @@ def reconcile(api: KubernetesApi, app: str, wanted: Sequence[dict[str, Any]]) ->
             changes.deleted,
         )
     return changes
+
+
+def _no_permission(app: str) -> CharmarrError:
+    """Blocked: the charm may not list Services or manage NetworkPolicies."""
+    return CharmarrError(
+        f"no permission to manage NetworkPolicies: juju trust {app} --scope=cluster"
+    )
+
+
+def _owner(api: KubernetesApi, app: str) -> list[dict[str, Any]]:
+    """The app's StatefulSet as the policies' owner: deleting the app deletes them."""
+    live = api.statefulset(app)
+    return [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "name": app,
+            "uid": live["metadata"]["uid"],
+        }
+    ]
 
 
 def _create(api: KubernetesApi, policy: dict[str, Any], app: str) -> None:
@@ -429,8 +452,8 @@ def _create(api: KubernetesApi, policy: dict[str, Any], app: str) -> None:
 class Wanted:
     """The charm's inputs to its policies; equal inputs mean equal policies."""
 
-    egress_gateway: str | None = None
-    """The related gateway application (egress policy only when :attr:`protected`)."""
+    gateway: str | None = None
+    """The related gateway application (used by the egress policy)."""
     protected: bool = False
     """Whether ``app`` gets an egress policy (require-vpn, or any gateway relation)."""
     peers: tuple[tuple[str, tuple[int, ...]], ...] = ()
@@ -482,22 +505,24 @@ class KillSwitch(ops.Object):
         try:
             if wanted.protected:
                 access = cluster_access(api)
+                if not access.controller or not access.api:
+                    missing = "the Juju controller" if not access.controller else "the API"
+                    raise WaitingError(
+                        f"kill switch: the addresses of {missing} are unknown; will retry"
+                    )
                 policies.append(
                     egress_policy(
                         app,
                         namespace,
                         access,
-                        gateway=wanted.egress_gateway,
+                        gateway=wanted.gateway,
                         peers=dict(wanted.peers),
                         relation=wanted.relation,
                     )
                 )
         except WorkloadHttpError as e:
             if e.http_status in (401, 403):
-                raise CharmarrError(
-                    f"no permission to read the cluster's addresses: juju trust {app} "
-                    "--scope=cluster"
-                ) from None
+                raise _no_permission(app) from None
             raise WaitingError(f"Kubernetes API: {e.message}; will retry") from None
         if wanted.ingress_clients is not None:
             policies.append(

@@ -217,7 +217,12 @@ class FakeKubernetes(FakeApp):
         live: dict[str, Any] = {
             "apiVersion": "apps/v1",
             "kind": "StatefulSet",
-            "metadata": {"name": app, "namespace": namespace, "labels": labels},
+            "metadata": {
+                "name": app,
+                "namespace": namespace,
+                "labels": labels,
+                "uid": f"uid-statefulset-{app}",
+            },
             "spec": {
                 "serviceName": f"{app}-endpoints",
                 "selector": {"matchLabels": labels},
