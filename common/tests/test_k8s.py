@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import ops
 import pytest
 from ops import testing
@@ -183,8 +185,10 @@ def test_net_admin_adds_the_capability_and_the_tun_device(cluster):
 
 
 def test_service_account_token_and_ca_are_used(tmp_path, fake_network):
+    import certifi
+
     (tmp_path / "token").write_text("tok\n")
-    (tmp_path / "ca.crt").write_text("x")
+    (tmp_path / "ca.crt").write_text(Path(certifi.where()).read_text())  # a real PEM bundle
     api = k8s.KubernetesApi("media", account=tmp_path)
     fake = fake_network.kubernetes
     assert api.pvc_exists("x") is False
