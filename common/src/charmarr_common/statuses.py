@@ -84,6 +84,26 @@ CATALOGUE: tuple[Status, ...] = (
         "no permission to patch the pod: juju trust <app> --scope=cluster (or deploy with --trust)",
         "as it says",
     ),
+    # -- the kill switch (NetworkPolicies) ---------------------------------------------------
+    Status(
+        B,
+        "no permission to manage NetworkPolicies: juju trust <app> --scope=cluster",
+        "as it says: the kill switch needs to manage NetworkPolicies in the model's namespace",
+        "qbittorrent, sabnzbd, prowlarr, gluetun",
+    ),
+    Status(
+        B,
+        "NetworkPolicy <name> in namespace <ns> is not managed by charmarr: remove it (kubectl -n <ns> delete networkpolicy <name>) so <app> can keep its kill switch",
+        "an object of that name is someone else's; the charm never touches it",
+        "qbittorrent, sabnzbd, prowlarr, gluetun",
+    ),
+    Status(
+        W,
+        "kill switch: the addresses of <what> are unknown; will retry",
+        "the unit agent has not given the Juju controller's or the Kubernetes API's addresses "
+        "yet; no policy is written until it has, so the unit never cuts itself off",
+        "qbittorrent, sabnzbd, prowlarr",
+    ),
     Status(W, "waiting for the Kubernetes API", _SELF + "; if it stays, check the cluster"),
     Status(W, "Kubernetes API: <error>", "a passing API error; retried on the next hook"),
     # -- user secrets ------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from charmarr_common.http import Request, Response
 
-from .fakes import FakeApp, json_response, text_response
+from .apps import FakeApp, json_response, text_response
 
 ADDRESS = "localhost:8000"
 """Where the charm reaches its own control server inside the pod."""

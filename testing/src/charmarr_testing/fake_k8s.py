@@ -24,7 +24,7 @@ from typing import Any
 from charmarr_common.http import Request, Response
 from charmarr_common.k8s import API_URL
 
-from .fakes import FakeApp, json_response
+from .apps import FakeApp, json_response
 
 ADDRESS = API_URL.removeprefix("https://") + ":443"
 DEFAULT_PVC = "charmarr-media"

@@ -25,7 +25,7 @@ from xml.sax.saxutils import quoteattr
 
 from charmarr_common.http import Request, Response
 
-from .fakes import FakeApp, text_response
+from .apps import FakeApp, text_response
 
 PLEX_ADDRESS = "localhost:32400"
 PLEX_TV_ADDRESS = "plex.tv:443"

@@ -42,7 +42,7 @@ from typing import Any
 
 from charmarr_common.http import Request, Response
 
-from .fakes import FakeApp, json_response, text_response
+from .apps import FakeApp, json_response, text_response
 
 
 def _default_preferences(string_proxy_type: bool) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Literal
 
 from charmarr_common.http import Request, Response
 
-from .fakes import FakeApp, json_response, text_response
+from .apps import FakeApp, json_response, text_response
 
 INCORRECT = "API Key Incorrect"
 REQUIRED = "API Key Required"

@@ -48,7 +48,7 @@ from charmarr_common.http import (
     WorkloadUnreachableError,
 )
 
-from .fakes import FakeApp, json_response, text_response
+from .apps import FakeApp, json_response, text_response
 
 
 @dataclass(frozen=True)

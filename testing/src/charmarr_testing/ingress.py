@@ -28,8 +28,9 @@ from charmarr_interfaces.ingress.models import (
     databag_keys,
 )
 
+from .apps import FakeApp, text_response
 from .builders import Remote
-from .fakes import FakeApp, FakeNetwork, text_response
+from .fakes import FakeNetwork
 
 EXTERNAL_HOST = "ingress.charmarr.test"
 """The fake's ``external_hostname`` (a name no real resolver answers)."""
