@@ -35,8 +35,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPPORT = ROOT / "tests" / "support"
+TEST_PATHS = [str(SUPPORT), str(ROOT / "common" / "tests"), str(ROOT / "servarr" / "tests")]
+"""The wired states' shared builders (``servarr_wired``), as pytest's ``pythonpath`` has them."""
 sys.path.insert(0, str(ROOT / "tools"))
-sys.path.insert(0, str(SUPPORT))
+sys.path[:0] = TEST_PATHS
 
 import stage  # noqa: E402
 from charms_under_test import charm_dirs  # noqa: E402
@@ -50,7 +52,7 @@ _TIMER = (
 )
 
 _FRESH_HOOK = (
-    f"import sys; sys.path.insert(0, {str(SUPPORT)!r}); import hook_cost; "
+    f"import sys; sys.path[:0] = {TEST_PATHS!r}; import hook_cost; "
     "sys.exit(hook_cost._fresh_main(sys.argv[1:]))"
 )
 """One hook in a fresh workspace interpreter (ops.testing and the test kit load the state)."""
