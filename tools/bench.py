@@ -218,11 +218,14 @@ def _ms(seconds: float) -> str:
 def _print_counts(results: list[dict]) -> None:
     header = (
         f"{'charm':12} {'event':16} {'calls':>5} {'procs':>5} {'is-leader':>9} "
-        f"{'secret-get':>10} {'juju-log':>8} {'pebble r/w':>10} {'http':>4} {'pbkdf2':>6} "
+        f"{'secret-get':>10} {'juju-log':>8} {'+app?':>5} {'pebble r/w':>10} {'http':>4} "
+        f"{'pbkdf2':>6} "
         f"{'ms':>6}  relation"
     )
     print("Hook-tool calls (as ops asks) and est. processes (as Juju spawns: is-leader once);")
     print("ops.testing, a new Context per run, converged wired state, leader.")
+    print("+app?: relation-list --app processes ops would add in production (remote app of")
+    print("every relation but the event's), not in procs: the testing backend answers them.")
     print(header)
     print("-" * len(header))
     for r in results:
@@ -232,7 +235,7 @@ def _print_counts(results: list[dict]) -> None:
                 f"{r['charm']:12} {event:16} {c['hook_tool_calls']:5} "
                 f"{c['hook_tool_processes']:5} {c['is_leader_calls']:9} "
                 f"{c['hook_tools'].get('secret-get', 0):10} "
-                f"{c['hook_tools'].get('juju-log', 0):8} "
+                f"{c['hook_tools'].get('juju-log', 0):8} {c['remote_app_lookups']:5} "
                 f"{c['pebble_reads']:>4}/{len(c['pebble_writes']):<5} {c['http_requests']:4} "
                 f"{c['pbkdf2_derivations']:6} {c['seconds'] * 1000:6.1f}  {c['relation']}"
             )
