@@ -247,3 +247,19 @@ def test_ops_debug_lines_spawn_no_juju_log_but_the_charms_lines_do(ctx):
     out = ctx.run(ctx.on.config_changed(), _state())
     assert out.unit_status.name == "waiting"
     assert not [line for line in ctx.juju_log if line.level == "DEBUG"], ctx.juju_log
+
+
+def test_after_a_rotation_the_revision_is_asked_of_juju_again(ctx):
+    """A rotated secret's revision is this hook's belief until Juju commits it: re-read."""
+    created = ctx.run(ctx.on.config_changed(), _state())
+    rotated = ctx.run(ctx.on.action("rotate-credentials"), created)
+    assert ctx.action_results == {"secret-id": mock_id(rotated), "revision": 2}
+    out, asked = _tools(ctx, ctx.on.config_changed(), rotated)
+    assert asked.get("secret-info-get") == 1
+    _, asked_again = _tools(ctx, ctx.on.config_changed(), out)
+    assert "secret-info-get" not in asked_again
+
+
+def mock_id(state: testing.State) -> str:
+    (secret,) = state.secrets
+    return secret.id

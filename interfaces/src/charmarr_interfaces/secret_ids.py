@@ -208,6 +208,8 @@ class OwnedState:
     """The latest revision on the leader, counting one published in this hook."""
     rotate: ops.SecretRotate | None = None
     """The rotate policy on the leader."""
+    published: bool = False
+    """A new revision was published in this hook (its number is this hook's belief only)."""
 
 
 class OwnedSecret:
@@ -309,7 +311,7 @@ class OwnedSecret:
     def _remember(self, state: OwnedState) -> None:
         """Keep ``state``'s metadata for the next hooks (only this leader changes it)."""
         memo = leader_memo(self._charm)
-        if memo is None or state.id is None or state.revision is None:
+        if memo is None or state.id is None or state.revision is None or state.published:
             return
         rotate = (state.rotate or ops.SecretRotate.NEVER).value
         info = {"id": state.id, "revision": state.revision, "rotate": rotate}
@@ -348,7 +350,9 @@ class OwnedSecret:
         state.content = dict(content)
         if state.revision is not None:
             state.revision += 1
-            self._remember(state)
+        # The next hook asks Juju for the committed revision once (rotations are rare).
+        state.published = True
+        self._forget()
         return state.revision
 
     def _forget(self) -> None:
