@@ -42,7 +42,7 @@ sys.path[:0] = TEST_PATHS
 
 import stage  # noqa: E402
 from charms_under_test import charm_dirs  # noqa: E402
-from hook_cost import FULL_RECONCILE_EVENTS, measure, snapshot  # noqa: E402
+from hook_cost import FULL_RECONCILE_EVENTS, hook_environment, measure, snapshot  # noqa: E402
 
 EVENTS = ("update-status", *FULL_RECONCILE_EVENTS)
 
@@ -295,6 +295,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="fresh interpreters per timing")
     parser.add_argument("--json", type=Path, default=ROOT / "bench-results.json")
     args = parser.parse_args()
+    hook_environment()
     results = [bench(name, args.runs) for name in args.charms]
     _print_counts(results)
     _print_fresh(results, args.runs)

@@ -70,11 +70,6 @@ def test_full_reconcile_hook_tool_processes_within_budget(costs, charm, event):
 
 
 @pytest.mark.parametrize("event", FULL_RECONCILE_EVENTS)
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="measured 1 derivation per full reconcile; issue #20 phase B",
-)
 def test_qbittorrent_derives_no_pbkdf2_when_nothing_changed(costs, event):
     """The stored WebUI hash is checked only when the hash or the password changed.
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import cProfile
 import hashlib
 import json
+import os
 import pickle
 import pstats
 import statistics
@@ -34,6 +35,18 @@ from ops import testing
 
 from charmarr_common.http import use_transport
 from charmarr_testing.fakes import FakeApp, FakeNetwork
+
+
+def hook_environment() -> None:
+    """Outside pytest (the bench, its fresh processes): the environment Juju and the kubelet
+    give every hook, as ``charmarr_testing.pytest_plugin`` sets it for the tests."""
+    from charmarr_testing.fake_k8s import API_SERVICE
+    from charmarr_testing.pytest_plugin import JUJU_API_ADDRESSES
+
+    os.environ.setdefault("JUJU_API_ADDRESSES", JUJU_API_ADDRESSES)
+    os.environ.setdefault("KUBERNETES_SERVICE_HOST", API_SERVICE)
+    os.environ.setdefault("KUBERNETES_SERVICE_PORT", "443")
+
 
 FULL_RECONCILE_EVENTS = ("config-changed", "relation-changed")
 """Hooks that run the whole reconcile (every relation, secret and workload setting read)."""
@@ -331,6 +344,7 @@ def _fresh_main(argv: list[str]) -> int:
     kit) and prints the top functions by cumulative and by own time instead.
     """
     mode, path, event = argv
+    hook_environment()
     charm, state, network = pickle.loads(Path(path).read_bytes())
     loaded = time.perf_counter()
     before = set(sys.modules)
