@@ -35,12 +35,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPPORT = ROOT / "tests" / "support"
+TEST_PATHS = [str(SUPPORT), str(ROOT / "common" / "tests"), str(ROOT / "servarr" / "tests")]
+"""The wired states' shared builders (``servarr_wired``), as pytest's ``pythonpath`` has them."""
 sys.path.insert(0, str(ROOT / "tools"))
-sys.path.insert(0, str(SUPPORT))
+sys.path[:0] = TEST_PATHS
 
 import stage  # noqa: E402
 from charms_under_test import charm_dirs  # noqa: E402
-from hook_cost import FULL_RECONCILE_EVENTS, measure, snapshot  # noqa: E402
+from hook_cost import FULL_RECONCILE_EVENTS, hook_environment, measure, snapshot  # noqa: E402
 
 EVENTS = ("update-status", *FULL_RECONCILE_EVENTS)
 
@@ -50,7 +52,7 @@ _TIMER = (
 )
 
 _FRESH_HOOK = (
-    f"import sys; sys.path.insert(0, {str(SUPPORT)!r}); import hook_cost; "
+    f"import sys; sys.path[:0] = {TEST_PATHS!r}; import hook_cost; "
     "sys.exit(hook_cost._fresh_main(sys.argv[1:]))"
 )
 """One hook in a fresh workspace interpreter (ops.testing and the test kit load the state)."""
@@ -216,11 +218,14 @@ def _ms(seconds: float) -> str:
 def _print_counts(results: list[dict]) -> None:
     header = (
         f"{'charm':12} {'event':16} {'calls':>5} {'procs':>5} {'is-leader':>9} "
-        f"{'secret-get':>10} {'juju-log':>8} {'pebble r/w':>10} {'http':>4} {'pbkdf2':>6} "
+        f"{'secret-get':>10} {'juju-log':>8} {'+app?':>5} {'pebble r/w':>10} {'http':>4} "
+        f"{'pbkdf2':>6} "
         f"{'ms':>6}  relation"
     )
     print("Hook-tool calls (as ops asks) and est. processes (as Juju spawns: is-leader once);")
     print("ops.testing, a new Context per run, converged wired state, leader.")
+    print("+app?: relation-list --app processes ops would add in production (remote app of")
+    print("every relation but the event's), not in procs: the testing backend answers them.")
     print(header)
     print("-" * len(header))
     for r in results:
@@ -230,7 +235,7 @@ def _print_counts(results: list[dict]) -> None:
                 f"{r['charm']:12} {event:16} {c['hook_tool_calls']:5} "
                 f"{c['hook_tool_processes']:5} {c['is_leader_calls']:9} "
                 f"{c['hook_tools'].get('secret-get', 0):10} "
-                f"{c['hook_tools'].get('juju-log', 0):8} "
+                f"{c['hook_tools'].get('juju-log', 0):8} {c['remote_app_lookups']:5} "
                 f"{c['pebble_reads']:>4}/{len(c['pebble_writes']):<5} {c['http_requests']:4} "
                 f"{c['pbkdf2_derivations']:6} {c['seconds'] * 1000:6.1f}  {c['relation']}"
             )
@@ -290,6 +295,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="fresh interpreters per timing")
     parser.add_argument("--json", type=Path, default=ROOT / "bench-results.json")
     args = parser.parse_args()
+    hook_environment()
     results = [bench(name, args.runs) for name in args.charms]
     _print_counts(results)
     _print_fresh(results, args.runs)

@@ -169,3 +169,97 @@ def test_the_leader_prunes_a_revision_nobody_tracks(ctx):
     assert secret.latest_content == {"api-key": "n" * 32}
     ctx.run(ctx.on.secret_remove(secret, revision=1), rotated)
     assert ctx.removed_secret_revisions == [1]
+
+
+# -- the leader memo: what Juju keeps is not asked again while this unit stays leader --------
+
+
+class Publisher(App):
+    """The App, publishing one databag on ``clients``."""
+
+    def converge(self, report: Report) -> None:
+        """Publishes, then does what App does."""
+        from charmarr_interfaces.download_client.models import DownloadClientRequirerData
+        from charmarr_interfaces.endpoint import Endpoint
+
+        clients: Endpoint = Endpoint(self, "clients", None)
+        for relation in clients.relations:
+            clients.publish(relation, DownloadClientRequirerData(kind="radarr", category="movies"))
+        super().converge(report)
+
+
+PUBLISHED = {"category": '"movies"', "kind": '"radarr"', "version": "1"}
+
+
+@pytest.fixture
+def publisher() -> testing.Context[Publisher]:
+    App.steps, App.seen = [], []
+    meta = {**META, "provides": {"clients": {"interface": "download-client"}}}
+    return testing.Context(Publisher, meta=meta, config=CONFIG, actions=ACTIONS)
+
+
+def _tools(ctx, event, state):
+    from charmarr_testing.pytest_plugin import record_hook_tools
+
+    with record_hook_tools() as tools:
+        out = ctx.run(event, state)
+    return out, tools.by_tool()
+
+
+def _bag(state: testing.State) -> dict[str, str]:
+    (relation,) = [r for r in state.relations if r.endpoint == "clients"]
+    return dict(relation.local_app_data)
+
+
+def test_a_second_full_reconcile_asks_juju_nothing_the_leader_wrote(publisher):
+    state = _state(relations={testing.Relation("clients", remote_app_name="radarr")})
+    first, asked = _tools(publisher, publisher.on.config_changed(), state)
+    assert _bag(first) == PUBLISHED
+    assert first.opened_ports == {testing.TCPPort(8000)}
+    again, asked_again = _tools(publisher, publisher.on.config_changed(), first)
+    assert _bag(again) == PUBLISHED
+    assert asked["opened-ports"] == 1
+    for tool in ("opened-ports", "secret-info-get", "relation-get"):
+        assert tool not in asked_again, asked_again
+
+
+@pytest.mark.parametrize("between", ["standby", "leader-elected"])
+def test_a_leader_that_was_not_the_leader_meanwhile_reads_and_repairs(publisher, between):
+    """Another leader may have written the databag meanwhile: the memo is forgotten."""
+    state = _state(relations={testing.Relation("clients", remote_app_name="radarr")})
+    first = publisher.run(publisher.on.config_changed(), state)
+    (relation,) = first.relations
+    other = dataclasses.replace(relation, local_app_data={"kind": '"sonarr"', "version": "1"})
+    state = dataclasses.replace(first, relations={other})
+    if between == "standby":
+        state = publisher.run(
+            publisher.on.update_status(), dataclasses.replace(state, leader=False)
+        )
+        out = publisher.run(publisher.on.config_changed(), dataclasses.replace(state, leader=True))
+    else:
+        out = publisher.run(publisher.on.leader_elected(), state)
+    assert _bag(out) == PUBLISHED
+
+
+def test_ops_debug_lines_spawn_no_juju_log_but_the_charms_lines_do(ctx):
+    """Each line is a juju-log process; ops' DEBUG ones Juju drops at its default level."""
+    App.steps = ["pebble"]  # the reconcile logs nothing else; a Pebble failure is told
+    out = ctx.run(ctx.on.config_changed(), _state())
+    assert out.unit_status.name == "waiting"
+    assert not [line for line in ctx.juju_log if line.level == "DEBUG"], ctx.juju_log
+
+
+def test_after_a_rotation_the_revision_is_asked_of_juju_again(ctx):
+    """A rotated secret's revision is this hook's belief until Juju commits it: re-read."""
+    created = ctx.run(ctx.on.config_changed(), _state())
+    rotated = ctx.run(ctx.on.action("rotate-credentials"), created)
+    assert ctx.action_results == {"secret-id": mock_id(rotated), "revision": 2}
+    out, asked = _tools(ctx, ctx.on.config_changed(), rotated)
+    assert asked.get("secret-info-get") == 1
+    _, asked_again = _tools(ctx, ctx.on.config_changed(), out)
+    assert "secret-info-get" not in asked_again
+
+
+def mock_id(state: testing.State) -> str:
+    (secret,) = state.secrets
+    return secret.id

@@ -17,6 +17,7 @@ from __future__ import annotations
 import cProfile
 import hashlib
 import json
+import os
 import pickle
 import pstats
 import statistics
@@ -34,6 +35,18 @@ from ops import testing
 
 from charmarr_common.http import use_transport
 from charmarr_testing.fakes import FakeApp, FakeNetwork
+
+
+def hook_environment() -> None:
+    """Outside pytest (the bench, its fresh processes): the environment Juju and the kubelet
+    give every hook, as ``charmarr_testing.pytest_plugin`` sets it for the tests."""
+    from charmarr_testing.fake_k8s import API_SERVICE
+    from charmarr_testing.pytest_plugin import JUJU_API_ADDRESSES
+
+    os.environ.setdefault("JUJU_API_ADDRESSES", JUJU_API_ADDRESSES)
+    os.environ.setdefault("KUBERNETES_SERVICE_HOST", API_SERVICE)
+    os.environ.setdefault("KUBERNETES_SERVICE_PORT", "443")
+
 
 FULL_RECONCILE_EVENTS = ("config-changed", "relation-changed")
 """Hooks that run the whole reconcile (every relation, secret and workload setting read)."""
@@ -55,6 +68,10 @@ class HookCost:
     http_writes: list[str] = field(default_factory=list)
     secrets_in_state: int = 0
     pbkdf2_derivations: int = 0
+    remote_app_lookups: int = 0
+    """``relation-list --app`` processes ops spawns for a relation's remote app (every
+    relation but the event's: ops reads that one from ``JUJU_REMOTE_APP``). Not in
+    :attr:`hook_tools`: the testing backend answers them in-process; reported beside."""
     seconds: float = 0.0
     status: str = ""
     relation: str = ""
@@ -85,6 +102,7 @@ class HookCost:
             "http_writes": self.http_writes,
             "secrets_in_state": self.secrets_in_state,
             "pbkdf2_derivations": self.pbkdf2_derivations,
+            "remote_app_lookups": self.remote_app_lookups,
             "seconds": round(self.seconds, 4),
             "status": self.status,
         }
@@ -141,6 +159,31 @@ def count_is_leader() -> Iterator[list[int]]:
 
 
 @contextmanager
+def count_remote_app_lookups(event_relation: int | None) -> Iterator[list[int]]:
+    """Count the remote-app lookups ops makes with ``relation-list --app`` in production.
+
+    ops asks it once per relation object (cached for the hook), except for the relation
+    of the event, whose remote app Juju names in the environment (``ops.model``'s
+    ``_ModelBackend.relation_remote_app_name``).
+    """
+    from scenario.mocking import _MockModelBackend  # pyright: ignore[reportPrivateUsage]
+
+    counter = [0]
+    original = _MockModelBackend.relation_remote_app_name
+
+    def counting(self: Any, relation_id: int, *args: Any, **kwargs: Any) -> str | None:
+        if relation_id != event_relation:
+            counter[0] += 1
+        return original(self, relation_id, *args, **kwargs)
+
+    _MockModelBackend.relation_remote_app_name = counting  # type: ignore[method-assign]
+    try:
+        yield counter
+    finally:
+        _MockModelBackend.relation_remote_app_name = original  # type: ignore[method-assign]
+
+
+@contextmanager
 def count_pbkdf2() -> Iterator[list[int]]:
     """Count ``hashlib.pbkdf2_hmac`` derivations (each is 100,000 SHA-512 rounds for qBittorrent)."""
     counter = [0]
@@ -192,9 +235,11 @@ def measure(
         cost = HookCost(charm, event, secrets_in_state=len(state.secrets))
         ctx = context(charm)
         hook, cost.relation = trigger(ctx, event, state)
+        relation = getattr(hook, "relation", None)
         with (
             record_hook_tools() as tools,
             count_is_leader() as is_leader,
+            count_remote_app_lookups(relation.id if relation else None) as remote_apps,
             record_pebble() as pebble,
             count_pbkdf2() as pbkdf2,
         ):
@@ -204,6 +249,7 @@ def measure(
         cost.hook_tools = tools.by_tool()
         cost.is_leader_calls = is_leader[0]
         cost.pbkdf2_derivations = pbkdf2[0]
+        cost.remote_app_lookups = remote_apps[0]
         cost.pebble_reads = pebble.reads
         cost.pebble_writes = pebble.writes
         cost.http_requests = len(network.requests) - before
@@ -298,6 +344,7 @@ def _fresh_main(argv: list[str]) -> int:
     kit) and prints the top functions by cumulative and by own time instead.
     """
     mode, path, event = argv
+    hook_environment()
     charm, state, network = pickle.loads(Path(path).read_bytes())
     loaded = time.perf_counter()
     before = set(sys.modules)

@@ -196,7 +196,8 @@ class QBittorrentCharm(CharmarrCharm):
         ):
             # Before the first start, as the image's init does; retried until it worked.
             raise WaitingError(f"waiting to take ownership of {CONFIG_DIR}")
-        if not conf.credentials_match(current, username, password):
+        verified = self.leader_memo.values  # a verified hash is not derived again
+        if not conf.credentials_match(current, username, password, verified=verified):
             if running:
                 container.stop(SERVICE)
                 running = False

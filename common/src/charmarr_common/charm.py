@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, MutableMapping
 from typing import Any, ClassVar, TypeVar
 
 import ops
@@ -42,6 +43,25 @@ from .rotation import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+class _NoFrameworkDebug(logging.Filter):
+    """Drops DEBUG records logged on the root logger: ops' framework lines.
+
+    Every log line is a juju-log process. ops logs "up and running", "Initializing SQLite
+    local storage" and "Emitting Juju event" at DEBUG on the root logger (and more on its
+    ``ops.*`` loggers): processes every hook, which Juju's default logging-config
+    (``<root>=INFO``) then drops. Charm code logs on its own named loggers, which neither
+    this filter nor the ``ops`` level touches; ops' warnings still go out.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+if not any(isinstance(f, _NoFrameworkDebug) for f in logging.getLogger().filters):
+    logging.getLogger().addFilter(_NoFrameworkDebug())
+logging.getLogger("ops").setLevel(logging.INFO)
 
 T = TypeVar("T")
 
@@ -145,6 +165,48 @@ class Report:
 
 
 # ---------------------------------------------------------------------------------------------
+# What the leader remembers between hooks
+# ---------------------------------------------------------------------------------------------
+
+
+class LeaderMemo(ops.Object):
+    """What this unit, as leader, last did that Juju keeps: spares the hook tools to re-read it.
+
+    Kept in ops' local storage (on Kubernetes a SQLite file in the charm directory: no hook
+    tool). It holds the ports opened, and (:attr:`values`, for ``charmarr_interfaces``)
+    digests of what the leader published and its owned secrets' metadata. Only the leader
+    writes those, so they stay true while this unit stays leader: the memo is forgotten in
+    ``leader-elected`` (another leader may have written meanwhile) and on every hook a
+    non-leader runs. A lost memo costs only the reads it spared.
+    """
+
+    _stored = ops.StoredState()
+
+    def __init__(self, charm: ops.CharmBase):
+        super().__init__(charm, "leader-memo")
+        self._stored.set_default(ports=[], values={})
+        if os.environ.get("JUJU_HOOK_NAME") == "leader-elected":
+            self.forget()
+
+    @property
+    def values(self) -> MutableMapping[str, str]:
+        """Digests by key (``charmarr_interfaces.secret_ids.leader_memo``'s mapping)."""
+        return self._stored.values  # type: ignore[return-value]
+
+    def forget(self) -> None:
+        """Forget everything (this unit is, or was meanwhile, not the leader)."""
+        if self._stored.ports or self._stored.values:
+            self._stored.ports = []
+            self._stored.values = {}
+
+    def open_ports(self, unit: ops.Unit, ports: tuple[int, ...]) -> None:
+        """Open exactly ``ports`` unless this unit already did (``opened-ports`` spared)."""
+        if list(self._stored.ports) != list(ports):
+            unit.set_ports(*ports)
+            self._stored.ports = list(ports)
+
+
+# ---------------------------------------------------------------------------------------------
 # The charm
 # ---------------------------------------------------------------------------------------------
 
@@ -177,6 +239,8 @@ class CharmarrCharm(ops.CharmBase):
         self._config: CharmConfig | None = None
         self._open_ports = True
         self._follower = standby.SecretFollower(self)
+        self.leader_memo = LeaderMemo(self)
+        """What this unit, as leader, did in earlier hooks (read by ``charmarr_interfaces``)."""
         observe_reconcile_events(self, self._on_reconcile_event)
         framework.observe(self.on.secret_changed, self._on_reconcile_event)
         framework.observe(self.on.collect_unit_status, self._on_collect_status)
@@ -266,11 +330,13 @@ class CharmarrCharm(ops.CharmBase):
         """Converge on the whole current state; record what it found in :attr:`report`."""
         self.report = report = Report()
         try:
+            if not self.unit.is_leader():
+                self.leader_memo.forget()
             # Only the leader runs the workload: a standby stops it, says how to scale back.
             standby.hold(self, self.standby_layers(), self.owned_secrets())
             report.add(*self.typed_config.problems)
             if self._open_ports and self.ports:
-                self.unit.set_ports(*self.ports)
+                self.leader_memo.open_ports(self.unit, self.ports)
             self.converge(report)
         except CharmarrError as e:
             report.add(e)

@@ -15,6 +15,7 @@ model or an :class:`InvalidRelationData` naming the relation, the field and the 
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import logging
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import ops
+
+from .secret_ids import leader_memo
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,10 @@ def lazy_models(module: str, names: Iterable[str]) -> Callable[[str], Any]:
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
 
     return __getattr__
+
+
+def _digest(values: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -187,13 +194,18 @@ class Endpoint(Generic[M]):
         """
         if not self._charm.unit.is_leader():
             return False
-        bag = relation.data[self._charm.app]
         wanted = encode_app_data(data)
+        memo, key, digest = leader_memo(self._charm), f"published:{relation.id}", _digest(wanted)
+        if memo is not None and memo.get(key) == digest:
+            return False  # this leader published exactly that on this relation already
+        bag = relation.data[self._charm.app]
         current = dict(bag)
         changes = {k: v for k, v in wanted.items() if current.get(k) != v}
         changes.update({k: "" for k in current if k not in wanted})
         if changes:
             bag.update(changes)
+        if memo is not None:
+            memo[key] = digest
         return bool(changes)
 
     def publish_secret_id(
@@ -214,6 +226,11 @@ class Endpoint(Generic[M]):
         """
         from .secret_ids import grant_and_publish_id
 
+        memo = leader_memo(self._charm)
+        if secret.id is not None and memo is not None and self._charm.unit.is_leader():
+            wanted = _digest(encode_app_data(build(secret.id)))
+            if memo.get(f"published:{relation.id}") == wanted:
+                return False  # granted and published by this leader already
         secret_id = grant_and_publish_id(secret, relation, self.published_value(relation, field))
         if secret_id is None:
             return False

@@ -18,11 +18,12 @@ content.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 
 import ops
@@ -207,6 +208,8 @@ class OwnedState:
     """The latest revision on the leader, counting one published in this hook."""
     rotate: ops.SecretRotate | None = None
     """The rotate policy on the leader."""
+    published: bool = False
+    """A new revision was published in this hook (its number is this hook's belief only)."""
 
 
 class OwnedSecret:
@@ -281,15 +284,38 @@ class OwnedSecret:
                 secret=secret, content=content, id=secret.id, revision=1, rotate=rotate
             )
             _hook_states(self._charm)[self.label] = state
+            self._remember(state)
             return state
-        if leader and state.revision is None:
+        if leader and state.revision is None and not self._recall(state):
             info = state.secret.get_info()
             state.id, state.revision = info.id, info.revision
             state.rotate = info.rotation or ops.SecretRotate.NEVER
         if leader and rotate is not None and state.rotate != rotate:
             state.secret.set_info(rotate=rotate)
             state.rotate = rotate
+        if leader:
+            self._remember(state)
         return state
+
+    def _recall(self, state: OwnedState) -> bool:
+        """Fill ``state``'s metadata from the leader's memo (no ``secret-info-get``)."""
+        memo = leader_memo(self._charm)
+        known = memo.get(f"secret:{self.label}") if memo is not None else None
+        if not known:
+            return False
+        info = json.loads(known)
+        state.id, state.revision = info["id"], info["revision"]
+        state.rotate = ops.SecretRotate(info["rotate"])
+        return True
+
+    def _remember(self, state: OwnedState) -> None:
+        """Keep ``state``'s metadata for the next hooks (only this leader changes it)."""
+        memo = leader_memo(self._charm)
+        if memo is None or state.id is None or state.revision is None or state.published:
+            return
+        rotate = (state.rotate or ops.SecretRotate.NEVER).value
+        info = {"id": state.id, "revision": state.revision, "rotate": rotate}
+        memo[f"secret:{self.label}"] = json.dumps(info, sort_keys=True)
 
     def remove(self) -> bool:
         """Remove every revision of the secret (leader only); True if it existed."""
@@ -298,6 +324,7 @@ class OwnedSecret:
             return False
         state.secret.remove_all_revisions()
         _hook_states(self._charm).pop(self.label, None)
+        self._forget()
         return True
 
     def publish(self, state: OwnedState, content: dict[str, str]) -> int | None:
@@ -323,7 +350,25 @@ class OwnedSecret:
         state.content = dict(content)
         if state.revision is not None:
             state.revision += 1
+        # The next hook asks Juju for the committed revision once (rotations are rare).
+        state.published = True
+        self._forget()
         return state.revision
+
+    def _forget(self) -> None:
+        memo = leader_memo(self._charm)
+        if memo is not None:
+            memo.pop(f"secret:{self.label}", None)
+
+
+def leader_memo(charm: ops.CharmBase) -> MutableMapping[str, str] | None:
+    """The charm's memo of what it wrote as leader in earlier hooks, if it keeps one.
+
+    ``charmarr_common``'s skeleton keeps one (``LeaderMemo``) in ops' local storage, valid
+    while the unit stays leader; what Juju would answer is then not asked again (a
+    ``relation-get`` of our own databag, a ``secret-info-get``). Without one, every hook reads.
+    """
+    return getattr(getattr(charm, "leader_memo", None), "values", None)
 
 
 def _newly_elected() -> bool:

@@ -226,6 +226,32 @@ def test_conf_keeps_every_other_setting_and_is_rewritten_with_the_service_stoppe
     assert out.unit_status.name == "active"
 
 
+def test_a_hash_changed_after_it_verified_is_checked_again(ctx, fake_network, pebble_calls):
+    """The verified pair is remembered between hooks, keyed by the stored hash: a conf
+    edited since (someone else's password) is derived again and put back."""
+    from hook_cost import count_pbkdf2
+
+    state, fake = wired(fake_network)
+    first = ctx.run(ctx.on.config_changed(), state)
+    with count_pbkdf2() as derivations:
+        second = ctx.run(ctx.on.config_changed(), first)
+    assert derivations == [0]
+    path = conf_file(second)
+    text = path.read_text()
+    theirs = conf.hash_password("someone-elses-password")
+    ours = conf.read_value(text, "Preferences", "WebUI\\Password_PBKDF2")
+    assert ours is not None
+    path.write_text(text.replace(ours, theirs))
+    boot_on_start(pebble_calls, fake, path.parents[2])
+
+    out = ctx.run(ctx.on.config_changed(), second)
+
+    assert conf.credentials_match(
+        conf_file(out).read_text(), "admin", credentials(out)["password"]
+    )
+    assert out.unit_status.name == "active"
+
+
 def test_container_not_reachable_waits(ctx, fake_network):
     state, _ = wired(fake_network)
     container = dataclasses.replace(state.get_container("qbittorrent"), can_connect=False)
