@@ -24,7 +24,12 @@ PACKAGES = {
     "charmarr_servarr": ROOT / "servarr" / "src" / "charmarr_servarr",
     "charmarr_testing": ROOT / "testing" / "src" / "charmarr_testing",
 }
-RANK = {"charmarr_interfaces": 0, "charmarr_common": 1, "charmarr_servarr": 2, "charmarr_testing": 3}
+RANK = {
+    "charmarr_interfaces": 0,
+    "charmarr_common": 1,
+    "charmarr_servarr": 2,
+    "charmarr_testing": 3,
+}
 CHARM_PACKAGES = {f"_{d.name}" for d in (ROOT / "charms").iterdir() if (d / "src").is_dir()}
 
 
@@ -106,8 +111,10 @@ def test_imports_only_point_down(package):
             top = name.split(".")[0]
             if top in RANK and RANK[top] > RANK[package]:
                 wrong.setdefault(module, set()).add(name)
-            if top in CHARM_PACKAGES or top in {"charm", "charms_under_test"} or top.endswith(
-                "_wired"
+            if (
+                top in CHARM_PACKAGES
+                or top in {"charm", "charms_under_test"}
+                or top.endswith("_wired")
             ):
                 wrong.setdefault(module, set()).add(name)
     assert not wrong, f"{package} imports upward or a charm: {wrong}"
