@@ -95,7 +95,12 @@ CHARMS: dict[str, dict] = {
         "port": 32400,
         "provides": {"media-server": None},
         "requires": {},
-        "config": {"claim-token-secret": ("secret", None), "media-volume": ("string", "")},
+        "config": {
+            "claim-token-secret": ("secret", None),
+            "media-volume": ("string", ""),
+            "remote-access": ("string", "none"),
+            "advertise-urls": ("string", ""),
+        },
         "actions": set(),
     },
 }
