@@ -156,3 +156,20 @@ def test_a_standby_publishes_its_unit_data_only(ctx, fake_network):
     relation = next(r for r in out.relations if r.endpoint == "ingress")
     assert relation.local_app_data == {}
     assert json.loads(relation.local_unit_data["host"]).startswith(f"{_app_name()}.")
+
+
+@pytest.mark.parametrize("leader", [True, False])
+def test_a_converged_full_reconcile_with_ingress_writes_nothing(ctx, fake_network, leader):
+    from charmarr_testing.pytest_plugin import record_hook_tools
+
+    state, fake = media_manager_world(APP, fake_network, leader=leader)
+    state, ingress = _with_ingress(state, traefik_url(MODEL_NAME, _app_name()))
+    out = ctx.run(ctx.on.relation_changed(ingress.relation), state)
+    writes = len(fake.writes)
+    # config-changed always reconciles fully (update-status may skip on a converged leader).
+    with record_hook_tools() as tools, pebble_calls() as calls:
+        again = ctx.run(ctx.on.config_changed(), out)
+    assert "relation-set" not in tools.calls
+    assert [c for c in calls if c in ("push", "restart", "replan", "add_layer")] == []
+    assert len(fake.writes) == writes
+    assert again.unit_status == out.unit_status
