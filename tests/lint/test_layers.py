@@ -89,7 +89,7 @@ def test_no_import_cycle():
 
     def visit(node: str, path: list[str]) -> None:
         if node in path:
-            cycle = path[path.index(node) :] + [node]
+            cycle = [*path[path.index(node) :], node]
             pytest.fail("import cycle: " + " -> ".join(cycle))
         if node in done:
             return

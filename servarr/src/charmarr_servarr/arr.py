@@ -317,7 +317,7 @@ class ArrCharm(CharmarrCharm):
         layer = pebble_layer(self.servarr, base)
         plan = self.container.get_plan()
         # A replan restarts the service only if its own entry changed (not for a check).
-        restarted = layer_differs(plan, {"services": layer["services"]})
+        restarted = layer_differs(plan, {"services": layer.get("services", {})})
         ensure_layer(
             self.container,
             self.servarr.name,
