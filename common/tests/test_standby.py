@@ -1,4 +1,4 @@
-"""Only the leader runs the workload; every other unit stands by (charmarr_interfaces.standby)."""
+"""Only the leader runs the workload; every other unit stands by (charmarr_common.standby)."""
 
 from __future__ import annotations
 

@@ -54,6 +54,7 @@ from charmarr_common.charm import CharmarrCharm, Report
 from charmarr_common.errors import CharmarrError, InvalidConfigError, WaitingError
 from charmarr_common.http import WorkloadHttpError, WorkloadUnreachableError
 from charmarr_common.k8s import API_URL, KubernetesApi, PodPatch, PodPatcher
+from charmarr_common.network_policy import KillSwitch, admit_clients
 from charmarr_common.rotation import generate_token
 from charmarr_common.workload import ensure_layer, poll, pull_text, service_url
 from charmarr_interfaces.secret_ids import (
@@ -138,6 +139,7 @@ class GluetunCharm(CharmarrCharm):
             description="Credentials of Gluetun's HTTP and SOCKS5 proxies",
         )
         self._pod = PodPatcher(self, _KubernetesApiByAddress)
+        self._kill_switch = KillSwitch(self, _KubernetesApiByAddress)
         self.rotate_with(rotate=self._rotate, action_label=PROXY_LABEL)
         self._vpn: control.VpnState | None = None
         self._settings: VpnSettings | None = None
@@ -193,6 +195,8 @@ class GluetunCharm(CharmarrCharm):
         inputs = self._read_inputs(report)
         # Gluetun manages a tunnel device and the pod's firewall (needs --trust).
         report.attempt(self._pod.ensure, PodPatch(GLUETUN, net_admin=True))
+        # Only the related apps' pods reach the proxies and the control server.
+        report.attempt(admit_clients, self, self._kill_switch)
         self._settings = inputs.settings
         applied: Applied | None = None
         try:

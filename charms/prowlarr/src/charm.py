@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import logging
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import ops
 from _prowlarr import wiring
 
 from charmarr_common.charm import Report
 from charmarr_common.errors import CharmarrError, WaitingError
-from charmarr_common.vpn import read_gateway
+from charmarr_common.network_policy import KillSwitch, protect
+from charmarr_common.vpn import KILL_SWITCH_ON, read_gateway
 from charmarr_common.workload import answers
+from charmarr_interfaces.endpoint import InvalidRelationData
 from charmarr_interfaces.media_indexer import API_KEY, MediaIndexerProvider
 from charmarr_interfaces.secret_ids import OwnedState
 from charmarr_interfaces.vpn_gateway import VpnGatewayRequirer
@@ -42,6 +45,8 @@ class ProwlarrCharm(ArrCharm):
         super().__init__(framework)
         self.indexer = MediaIndexerProvider(self)
         self.vpn = VpnGatewayRequirer(self)
+        self._kill_switch = KillSwitch(self)
+        self._switch_on = False
 
     def _publish(self, key: OwnedState) -> None:
         from charmarr_interfaces.media_indexer.models import (
@@ -57,8 +62,20 @@ class ProwlarrCharm(ArrCharm):
             )
 
     def _wire(self, client: servarr.ServarrClient, report: Report) -> None:
+        report.attempt(self._guard)
         report.attempt(self._wire_applications, client, report)
         report.attempt(self._wire_proxy, client, report)
+
+    def _guard(self) -> None:
+        """The kill switch: with a gateway related, Prowlarr reaches it, Radarr and Sonarr only."""
+        peers = {}
+        for remote in self.indexer.read():
+            if not isinstance(remote, InvalidRelationData):
+                parts = urlsplit(remote.data.url)
+                peers[remote.app_name] = (parts.port or (443 if parts.scheme == "https" else 80),)
+        self._switch_on = protect(
+            self, self._kill_switch, require_vpn=False, peers=sorted(peers.items())
+        )
 
     def _wire_applications(self, client: servarr.ServarrClient, report: Report) -> None:
         wanted: dict[str, servarr.Desired] = {}
@@ -112,7 +129,8 @@ class ProwlarrCharm(ArrCharm):
         assert gateway is not None
         if not gateway.connected:
             raise WaitingError(f"VPN {gateway.app} disconnected; indexer searches wait for it")
-        report.note(f"via VPN {gateway.public_ip or '(IP unknown)'}")
+        switch = f", {KILL_SWITCH_ON}" if self._switch_on else ""
+        report.note(f"via VPN {gateway.public_ip or '(IP unknown)'}{switch}")
 
     def _on_key_accepted(self, client: servarr.ServarrClient, api_key: str) -> None:
         """Push the new key into the indexers Prowlarr synced to Radarr and Sonarr."""

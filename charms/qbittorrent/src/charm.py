@@ -46,8 +46,9 @@ from charmarr_common.charm import CharmarrCharm, Report, VpnConfig
 from charmarr_common.download_clients import report_category_requests
 from charmarr_common.errors import CharmarrError, WaitingError
 from charmarr_common.k8s import PodPatcher, ensure_media_volume
+from charmarr_common.network_policy import KillSwitch
 from charmarr_common.rotation import generate_token
-from charmarr_common.vpn import VpnDecision, decide, read_gateway
+from charmarr_common.vpn import VpnDecision, decide, read_gateway, with_kill_switch
 from charmarr_interfaces.download_client import (
     DownloadClientProvider,
 )
@@ -81,6 +82,7 @@ class QBittorrentCharm(CharmarrCharm):
         self._downloads = DownloadClientProvider(self)
         self._vpn = VpnGatewayRequirer(self)
         self._pod = PodPatcher(self)
+        self._kill_switch = KillSwitch(self)
         self._credentials = OwnedSecret(
             self,
             SECRET_LABEL,
@@ -111,11 +113,17 @@ class QBittorrentCharm(CharmarrCharm):
     # ------------------------------------------------------------------------------------
 
     def converge(self, report: Report) -> None:
-        """Media volume, VPN decision, credentials, conf and layer, preferences, categories."""
+        """Media volume, VPN and kill switch, credentials, conf, layer, preferences, categories."""
         # Bad options are reported but never stop the VPN rule from being enforced.
         config: VpnConfig = self.typed_config
         report.attempt(ensure_media_volume, self._pod, self, CONTAINER)
         gateway, decision, keep_proxy = self._vpn_decision(config.require_vpn, report)
+        # The network-level kill switch before the client may run (fail closed).
+        decision, problem = with_kill_switch(
+            self, self._kill_switch, decision, require_vpn=config.require_vpn
+        )
+        if problem is not None:
+            report.add(problem)
         container = self.unit.get_container(CONTAINER)
         try:
             state = self.ensure_owned(self._credentials, "username", "password")

@@ -41,8 +41,9 @@ from charmarr_common.download_clients import report_category_requests
 from charmarr_common.errors import CharmarrError, WaitingError
 from charmarr_common.http import WorkloadUnreachableError
 from charmarr_common.k8s import PodPatcher, ensure_media_volume
+from charmarr_common.network_policy import KillSwitch
 from charmarr_common.rotation import generate_token
-from charmarr_common.vpn import VpnDecision, decide, read_gateway
+from charmarr_common.vpn import VpnDecision, decide, read_gateway, with_kill_switch
 from charmarr_common.workload import (
     answers,
     ensure_layer,
@@ -74,6 +75,7 @@ class SabnzbdCharm(CharmarrCharm):
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
         self._pod = PodPatcher(self)
+        self._kill_switch = KillSwitch(self)
         self._secret = OwnedSecret(
             self, LABEL, lambda: {API_KEY: generate_token()}, description="SABnzbd API key"
         )
@@ -105,6 +107,12 @@ class SabnzbdCharm(CharmarrCharm):
         decision, proxy = self._vpn(self.refresh)
         if decision.problem is not None:
             report.add(decision.problem)
+        # The network-level kill switch before SABnzbd may run (fail closed).
+        decision, problem = with_kill_switch(
+            self, self._kill_switch, decision, require_vpn=self.typed_config.require_vpn
+        )
+        if problem is not None:
+            report.add(problem)
         try:
             self._converge_workload(key, decision.allow_downloads, proxy, report)
         except (ops.pebble.ChangeError, ops.pebble.APIError) as e:

@@ -536,3 +536,60 @@ class KillSwitch(ops.Object):
 
 _ENVIRON = ("JUJU_API_ADDRESSES", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT")
 """The hook's environment the egress policy depends on."""
+
+
+# -- what the charms call -------------------------------------------------------------------
+
+_FULL_HOOKS = frozenset({"config-changed", "upgrade-charm", "leader-elected", "start"})
+"""Hooks that also put back a policy edited by hand, as Juju names them in
+``JUJU_HOOK_NAME``. Not update-status: no steady-state hook calls the Kubernetes API, so
+a hand edit lasts until the next of these or until the policy's inputs change."""
+
+
+def _full_hook() -> bool:
+    return os.environ.get("JUJU_HOOK_NAME", "") in _FULL_HOOKS
+
+
+def related_apps(charm: ops.CharmBase, endpoint: str) -> tuple[str, ...]:
+    """The applications on ``endpoint``'s live relations, sorted (a broken one is gone)."""
+    return tuple(
+        sorted(
+            {r.app.name for r in charm.model.relations[endpoint] if r.active and r.app is not None}
+        )
+    )
+
+
+def protect(
+    charm: ops.CharmBase,
+    switch: KillSwitch,
+    *,
+    require_vpn: bool,
+    peers: Sequence[tuple[str, tuple[int, ...]]] = (),
+) -> bool:
+    """Keep ``charm``'s egress policy as its VPN settings want; whether the switch is on.
+
+    On while ``require-vpn`` is true or a gateway is related: after ``juju
+    remove-relation`` with ``require-vpn=true`` the policy stays, allowing no gateway, so
+    nothing reaches the internet until ``require-vpn=false`` removes it.
+
+    Raises:
+        CharmarrError: no permission or a name taken (Blocked).
+        WaitingError: the API or the agent's addresses are not there yet.
+    """
+    gateways = related_apps(charm, VPN_RELATION)
+    gateway = gateways[0] if gateways else None
+    protected = require_vpn or gateway is not None
+    switch.ensure(
+        Wanted(gateway=gateway, protected=protected, peers=tuple(peers)), force=_full_hook()
+    )
+    return protected
+
+
+def admit_clients(charm: ops.CharmBase, switch: KillSwitch) -> None:
+    """Keep the gateway's ingress policy: only the related apps reach its ports.
+
+    Raises:
+        CharmarrError: no permission or a name taken (Blocked).
+        WaitingError: the API did not answer.
+    """
+    switch.ensure(Wanted(ingress_clients=related_apps(charm, VPN_RELATION)), force=_full_hook())

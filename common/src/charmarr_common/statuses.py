@@ -687,6 +687,20 @@ CATALOGUE: tuple[Status, ...] = (
     ),
     Status(
         A,
+        "via VPN <ip>, kill switch on",
+        "nothing: downloads (or searches) go through Gluetun, and the app's NetworkPolicy "
+        'drops any other traffic (see "The kill switch")',
+        "qbittorrent, sabnzbd, prowlarr",
+    ),
+    Status(
+        A,
+        "VPN disconnected, kill switch on",
+        "downloads wait for the tunnel: while Gluetun is related, the NetworkPolicy lets "
+        "traffic out only through it (whatever require-vpn says)",
+        "qbittorrent, sabnzbd",
+    ),
+    Status(
+        A,
         "via VPN <ip>",
         "nothing: downloads (or searches) go through Gluetun",
         "qbittorrent, sabnzbd, prowlarr",

@@ -8,7 +8,9 @@ charm behaviour shared by qBittorrent, SABnzbd and Prowlarr.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import ops
 
@@ -17,6 +19,9 @@ from charmarr_interfaces.vpn_gateway import PUBLIC_IP_PATH, Gateway, VpnGatewayR
 
 from .errors import CharmarrError, WaitingError
 from .http import HttpClient, WorkloadHttpError, WorkloadUnreachableError
+
+if TYPE_CHECKING:
+    from .network_policy import KillSwitch
 
 
 def read_gateway(
@@ -71,3 +76,35 @@ def decide(app: str, require_vpn: bool, gateway: Gateway | None) -> VpnDecision:
         problem = WaitingError(f"VPN {gateway.app} disconnected; downloads stopped")
         return VpnDecision(not require_vpn, problem if require_vpn else None, "VPN disconnected")
     return VpnDecision(True, None, f"via VPN {gateway.public_ip or '(IP unknown)'}")
+
+
+KILL_SWITCH_ON = "kill switch on"
+"""Appended to the Active note while the egress policy holds the app to its gateway."""
+
+
+def with_kill_switch(
+    charm: ops.CharmBase,
+    switch: KillSwitch,
+    decision: VpnDecision,
+    *,
+    require_vpn: bool,
+    peers: Sequence[tuple[str, tuple[int, ...]]] = (),
+) -> tuple[VpnDecision, CharmarrError | None]:
+    """``decision`` once the kill switch matches it, and what kept the switch from it.
+
+    Call it before the workload runs. While the app must use the VPN (``require-vpn``, or
+    a gateway related) its egress policy allows nothing but the gateway and what the unit
+    itself needs, and the note says so. If the policy cannot be put in place under
+    ``require-vpn``, downloads stop (fail closed); without ``require-vpn`` they go on
+    through the app's proxy settings. The problem is returned for the report either way.
+    """
+    from .network_policy import protect
+
+    try:
+        on = protect(charm, switch, require_vpn=require_vpn, peers=peers)
+    except CharmarrError as e:
+        allowed = decision.allow_downloads and not require_vpn
+        return dataclasses.replace(decision, allow_downloads=allowed), e
+    if on and decision.note:
+        decision = dataclasses.replace(decision, note=f"{decision.note}, {KILL_SWITCH_ON}")
+    return decision, None

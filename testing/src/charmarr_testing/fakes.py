@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from charmarr_common.http import Request, Response
 
 from .apps import FakeApp, Fault, json_response, text_response
-from .fake_k8s import ADDRESS, FakeKubernetes
+from .fake_k8s import ADDRESS, API_SERVICE, FakeKubernetes
 
 __all__ = ["FakeApp", "FakeNetwork", "Fault", "json_response", "text_response"]
 
@@ -30,7 +30,10 @@ class FakeNetwork:
         self.apps: dict[str, Callable[[Request], Response]] = {}
         self.requests: list[Request] = []
         if cluster:
-            self.add(ADDRESS, FakeKubernetes())
+            # One API server, by name and at the address the kubelet gives every pod.
+            kubernetes = FakeKubernetes()
+            self.add(ADDRESS, kubernetes)
+            self.add(f"{API_SERVICE}:443", kubernetes)
 
     @property
     def kubernetes(self) -> Any:

@@ -254,6 +254,28 @@ def _secret_leak_guard(request: pytest.FixtureRequest, monkeypatch: pytest.Monke
     yield
 
 
+JUJU_API_ADDRESSES = "10.152.183.44:17070"
+"""The controller every test's unit agent talks to: a Service in the cluster, as on MicroK8s."""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _hook_environment():
+    """For the whole session: the environment Juju and the kubelet give every hook.
+
+    Juju sets ``JUJU_API_ADDRESSES`` from the agent's configuration (worker/uniter/runner/
+    context/context.go); the kubelet sets ``KUBERNETES_SERVICE_HOST``/``PORT`` in every
+    container. ``ops.testing`` sets neither; the kill switch needs both. Session-wide, so
+    that session fixtures (the deployed stack) see it too.
+    """
+    from .fake_k8s import API_SERVICE
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUJU_API_ADDRESSES", JUJU_API_ADDRESSES)
+        patch.setenv("KUBERNETES_SERVICE_HOST", API_SERVICE)
+        patch.setenv("KUBERNETES_SERVICE_PORT", "443")
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _juju_secrets(request: pytest.FixtureRequest):
     """Applied to every test: ``Context.run`` keeps secrets as Juju does within a hook."""

@@ -72,7 +72,7 @@ class Gw:
         options: dict[str, Any] = {
             "vpn-provider": "mullvad",
             "vpn-type": "wireguard",
-            "cluster-cidrs": "10.1.0.0/16",
+            "cluster-cidrs": "10.1.0.0/16,10.152.183.0/24",  # pods and services, as on MicroK8s
         }
         if with_user_secret:
             options["credentials-secret"] = self.user.id

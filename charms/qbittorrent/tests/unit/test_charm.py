@@ -183,7 +183,7 @@ def test_second_update_status_changes_nothing(ctx, fake_network, pebble_calls):
     state, fake = wired(fake_network)
     first = ctx.run(ctx.on.update_status(), state)
     assert first.unit_status == testing.ActiveStatus(
-        "via VPN 203.0.113.7; categories: radarr, sonarr"
+        "via VPN 203.0.113.7, kill switch on; categories: radarr, sonarr"
     )
     before = conf_file(first).read_bytes()
     pebble_calls.clear()
@@ -282,7 +282,9 @@ def test_publishes_url_kind_and_secret_id_and_grants_the_secret(ctx, fake_networ
     }
     assert 42 in secret.remote_grants
     assert fake.categories == {"radarr": "/data/downloads/radarr"}
-    assert out.unit_status == testing.ActiveStatus("via VPN 203.0.113.7; categories: radarr")
+    assert out.unit_status == testing.ActiveStatus(
+        "via VPN 203.0.113.7, kill switch on; categories: radarr"
+    )
 
 
 def test_category_created_as_the_requirer_asks(ctx, fake_network):

@@ -6,7 +6,7 @@ and 4.5 answer HTTP 403 with the text ``API Key Incorrect`` (``API Key Required`
 one); other releases and proxies answer HTTP 200 with ``error: API Key Incorrect`` or
 ``{"status": false, "error": "..."}``. All of them become :class:`ApiKeyRefusedError`.
 Nothing here ever puts the key or a proxy password into an exception message
-(``charmarr_interfaces.http`` drops query strings).
+(``charmarr_common.http`` drops query strings).
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ def test_each_requirer_gets_its_category_under_data_downloads(ctx, fake_network)
     assert fake.categories["sonarr"]["dir"] == "/data/downloads/sonarr"
     assert fake.categories["movies-4k"]["dir"] == "/data/downloads/movies-4k"
     assert out.unit_status == testing.ActiveStatus(
-        "categories: movies-4k, radarr, sonarr; via VPN 203.0.113.7"
+        "categories: movies-4k, radarr, sonarr; via VPN 203.0.113.7, kill switch on"
     )
 
 
@@ -68,7 +68,9 @@ def test_apps_named_tv_and_movies_adopt_sabnzbds_suggestions(ctx, fake_network):
     assert fake.categories["tv"]["dir"] == "/data/downloads/tv"
     assert fake.categories["movies"]["dir"] == "/data/downloads/movies"
     assert fake.categories["audio"]["dir"] == ""  # SABnzbd's other suggestions stay its own
-    assert out.unit_status == testing.ActiveStatus("categories: movies, tv; via VPN 203.0.113.7")
+    assert out.unit_status == testing.ActiveStatus(
+        "categories: movies, tv; via VPN 203.0.113.7, kill switch on"
+    )
 
 
 def test_category_of_a_removed_relation_is_deleted(ctx, fake_network):
@@ -185,7 +187,7 @@ def test_ready_gateway_sets_the_socks5_proxy_and_shows_the_ip(ctx, fake_network,
     assert f"socks5_proxy_url = socks5://charmarr:s3cr3tpassw0rd@{GLUETUN_SOCKS}" in text
     assert running(out)  # allowed now, started with the proxy in place
     out = ctx.run(ctx.on.update_status(), out)
-    assert out.unit_status == testing.ActiveStatus("via VPN 203.0.113.7")
+    assert out.unit_status == testing.ActiveStatus("via VPN 203.0.113.7, kill switch on")
 
 
 def test_removing_the_gateway_removes_the_proxy(ctx, fake_network, pebble_calls):
