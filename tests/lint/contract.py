@@ -58,7 +58,7 @@ CHARMS: dict[str, dict] = {
             "require-vpn": ("boolean", False),
             "media-volume": ("string", ""),
         },
-        "actions": {"rotate-credentials"},
+        "actions": {"rotate-credentials", "get-url"},
     },
     "qbittorrent": {
         "name": "qbittorrent-k8s",
@@ -71,7 +71,7 @@ CHARMS: dict[str, dict] = {
             "require-vpn": ("boolean", True),
             "media-volume": ("string", ""),
         },
-        "actions": {"rotate-credentials"},
+        "actions": {"rotate-credentials", "get-url"},
     },
     "gluetun": {
         "name": "gluetun-k8s",

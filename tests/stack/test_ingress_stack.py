@@ -22,6 +22,8 @@ from charmarr_testing.ingress import FakeIngress, traefik_url
 TRAEFIK = "traefik"
 PATH_APPS = ("prowlarr", "radarr", "sonarr")
 """The apps that serve under the ingress's path prefix (their UrlBase)."""
+UI_APPS = (*PATH_APPS, "qbittorrent", "sabnzbd")
+"""Every app with a web UI behind the ingress."""
 
 
 class Traefik:
@@ -70,6 +72,18 @@ def _url_base(stack: Stack, app: str) -> str:
     return "" if start < 0 else text[start + 9 : text.index("</UrlBase>")]
 
 
+def _sab_misc(stack: Stack, key: str) -> str | None:
+    text = (stack.app("sabnzbd").leader.dirs["config"] / "sabnzbd.ini").read_text()
+    for line in text.splitlines():
+        if line.startswith(f"{key} = "):
+            return line.split(" = ", 1)[1]
+    return None
+
+
+def _client_entry(stack: Stack, app: str, client: str) -> dict:
+    return expect.fields_of(stack.app(app).fake.named("downloadclient")[managed_name(client)])
+
+
 def _indexer_url(stack: Stack, app: str) -> str:
     bag = stack.relation("prowlarr", app).app_data[app]
     return bag["url"].strip('"')
@@ -90,7 +104,20 @@ def test_every_ui_answers_behind_the_ingress_and_the_root_comes_back(deployed: S
         assert traefik.get(f"{url}/ping").json() == {"status": "OK"}, app
         assert _url_base(stack, app) == f"/{MODEL_NAME}-{app}"
         assert stack.run_action(f"{app}/leader", "get-url").results == {"url": url}
+    # qBittorrent cannot serve under a path: traefik strips it; its URL ends with "/".
+    qbt = traefik_url(MODEL_NAME, "qbittorrent") + "/"
+    assert f"web UI at {qbt}" in stack.statuses()["qbittorrent/0"]
+    assert b"qbittorrent" in traefik.get(qbt).body.lower(), "the login page, through traefik"
+    assert stack.run_action("qbittorrent/leader", "get-url").results == {"url": qbt}
+    # SABnzbd serves under url_base and accepts traefik's Host header.
+    sab = traefik_url(MODEL_NAME, "sabnzbd")
+    assert f"web UI at {sab}" in stack.statuses()["sabnzbd/0"]
+    assert _sab_misc(stack, "url_base") == f"/{MODEL_NAME}-sabnzbd"
+    assert "ingress.charmarr.test" in (_sab_misc(stack, "host_whitelist") or "")
     for app in ("radarr", "sonarr"):
+        # Each download client entry follows the URL its client published.
+        assert _client_entry(stack, app, "sabnzbd")["urlBase"] == f"/{MODEL_NAME}-sabnzbd"
+        assert _client_entry(stack, app, "qbittorrent")["urlBase"] == ""
         assert _indexer_url(stack, app).endswith(f"/{MODEL_NAME}-{app}")
         application = expect.entry(stack, "prowlarr", "applications", managed_name(app))
         base_url = expect.fields_of(application)["baseUrl"]
@@ -104,7 +131,7 @@ def test_every_ui_answers_behind_the_ingress_and_the_root_comes_back(deployed: S
     stack.settle()
     assert stack.fingerprint() == before
 
-    for app in PATH_APPS:
+    for app in UI_APPS:
         stack.remove_relation(stack.relation(TRAEFIK, app))
     stack.converge()
 
@@ -116,7 +143,12 @@ def test_every_ui_answers_behind_the_ingress_and_the_root_comes_back(deployed: S
         service = stack.run_action(f"{app}/leader", "get-url").results["url"]
         assert service.startswith(f"http://{app}.{MODEL_NAME}.svc.cluster.local:")
         assert traefik.get(f"{traefik_url(MODEL_NAME, app)}/ping").status == 404
+    assert _sab_misc(stack, "url_base") == "/sabnzbd", "SABnzbd's own default"
+    for app in ("qbittorrent", "sabnzbd"):
+        assert traefik.fake.url_of(MODEL_NAME, app) is None
+        assert "web UI" not in stack.statuses()[f"{app}/0"]
     for app in ("radarr", "sonarr"):
+        assert _client_entry(stack, app, "sabnzbd")["urlBase"] == ""
         port = stack.app(app).fake.app.port
         assert _indexer_url(stack, app) == f"http://{expect.service(app, port)}"
         application = expect.entry(stack, "prowlarr", "applications", managed_name(app))
