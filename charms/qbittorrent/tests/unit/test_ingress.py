@@ -40,3 +40,18 @@ def test_the_ingress_strips_the_prefix_and_the_url_ends_with_a_slash(ctx, fake_n
     out = dataclasses.replace(out, relations=[r for r in out.relations if r.id != relation.id])
     ctx.run(ctx.on.action("get-url"), out)
     assert ctx.action_results == {"url": SERVICE}
+
+
+def test_a_converged_reconcile_with_ingress_writes_nothing(ctx, fake_network, pebble_calls):
+    from charmarr_testing.pytest_plugin import record_hook_tools
+
+    state, _ = wired_state(fake_network)
+    ingress = ingress_from_traefik(url=traefik_url(MODEL, APP))
+    state = dataclasses.replace(state, relations=[*state.relations, ingress.relation])
+    out = ctx.run(ctx.on.relation_changed(ingress.relation), state)
+    pebble_calls.clear()
+    with record_hook_tools() as tools:
+        again = ctx.run(ctx.on.config_changed(), out)
+    assert "relation-set" not in tools.calls
+    assert pebble_calls.writes == []
+    assert again.unit_status == out.unit_status

@@ -68,3 +68,19 @@ def test_without_ingress_sabnzbd_ini_is_left_as_it_is(ctx, fake_network, pebble_
     assert "stop" not in pebble_calls
     ctx.run(ctx.on.action("get-url"), out)
     assert ctx.action_results == {"url": SERVICE}
+
+
+def test_a_converged_reconcile_with_ingress_writes_nothing(ctx, fake_network, pebble_calls):
+    from charmarr_testing.pytest_plugin import record_hook_tools
+
+    state, _ = wired_state(fake_network)
+    ingress = ingress_from_traefik(url=traefik_url(MODEL, APP))
+    state = dataclasses.replace(state, relations=[*state.relations, ingress.relation])
+    out = ctx.run(ctx.on.relation_changed(ingress.relation), state)
+    out = ctx.run(ctx.on.update_status(), out)
+    pebble_calls.clear()
+    with record_hook_tools() as tools:
+        again = ctx.run(ctx.on.config_changed(), out)
+    assert "relation-set" not in tools.calls
+    assert [c for c in pebble_calls if c in ("push", "restart", "stop", "start", "replan")] == []
+    assert again.unit_status == out.unit_status
