@@ -17,6 +17,10 @@ One holistic reconcile per hook (see CONTRIBUTING.md):
    category's folder), the proxy preferences follow the gateway, and each requirer gets
    its category under ``/data/downloads/<category>``; managed orphans go.
 
+Behind an ``ingress`` (traefik-k8s) the provider strips the path prefix: qBittorrent has
+no base path setting, and its web UI links relative to the page, so its URL ends in ``/``
+(:class:`charmarr_common.service.WebIngress`).
+
 Rotation (``secret-rotate`` and ``rotate-credentials``) changes the password through the
 running app and confirms it before the new revision is published; with the app down it
 rewrites the conf, restarts and confirms instead.

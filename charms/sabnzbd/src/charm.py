@@ -7,7 +7,10 @@ current state. The API key lives in the owned secret ``sabnzbd-api-key``; Radarr
 Sonarr get its ID. With a ready ``vpn-gateway`` SABnzbd talks through Gluetun's SOCKS5
 proxy (though its downloader resolves news-server names with the cluster's DNS first,
 outside the proxy: sabnzbd/downloader.py ``request_addrinfo``); with ``require-vpn`` and
-no usable gateway the service is stopped (fail closed).
+no usable gateway the service is stopped (fail closed). Behind an ``ingress`` (traefik-k8s)
+SABnzbd serves under the URL's path (``url_base``, read at start: a change restarts it),
+accepts the external host name (``host_whitelist``) and publishes its in-cluster URL
+with that path (:class:`charmarr_common.service.WebIngress`).
 """
 
 from __future__ import annotations
