@@ -10,6 +10,19 @@ from contract import CHARMS
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = yaml.safe_load((ROOT / "bundle.yaml").read_text())
 
+INGRESS_APPS = ("prowlarr", "radarr", "sonarr", "qbittorrent", "sabnzbd")
+"""The apps with a web UI behind the ingress (Plex is reached by its own Service)."""
+EXTERNAL = {
+    # traefik-k8s metadata: provides ingress (interface ingress); it needs trust to
+    # manage its LoadBalancer Service (canonical/traefik-k8s-operator charmcraft.yaml)
+    "traefik": {
+        "charm": "traefik-k8s",
+        "channel": "latest/stable",
+        "provides": {"ingress": "ingress"},
+    },
+}
+"""Charms from Charmhub in the bundle, with the endpoints the bundle uses."""
+
 EXPECTED = {
     frozenset({"prowlarr:media-indexer", "radarr:media-indexer"}),
     frozenset({"prowlarr:media-indexer", "sonarr:media-indexer"}),
@@ -22,8 +35,9 @@ EXPECTED = {
     frozenset({"gluetun:vpn-gateway", "prowlarr:vpn-gateway"}),
     frozenset({"plex:media-server", "radarr:media-server"}),
     frozenset({"plex:media-server", "sonarr:media-server"}),
+    *(frozenset({"traefik:ingress", f"{app}:ingress"}) for app in INGRESS_APPS),
 }
-TRUSTED = {"radarr", "sonarr", "sabnzbd", "qbittorrent", "plex", "gluetun"}
+TRUSTED = {"radarr", "sonarr", "sabnzbd", "qbittorrent", "plex", "gluetun", "traefik"}
 
 
 def _charmcraft(directory: str) -> dict:
@@ -31,6 +45,10 @@ def _charmcraft(directory: str) -> dict:
 
 
 def _endpoint(app: str, endpoint: str) -> tuple[str, str]:
+    if app in EXTERNAL:
+        provides = EXTERNAL[app]["provides"]
+        assert endpoint in provides, f"{app} has no endpoint {endpoint}"
+        return "provides", provides[endpoint]
     meta = _charmcraft(app)
     for role in ("provides", "requires"):
         if endpoint in meta.get(role, {}):
@@ -39,8 +57,12 @@ def _endpoint(app: str, endpoint: str) -> tuple[str, str]:
 
 
 def test_every_app_is_a_charm_of_this_repo_with_its_resources():
-    assert set(BUNDLE["applications"]) == set(CHARMS)
+    assert set(BUNDLE["applications"]) == set(CHARMS) | set(EXTERNAL)
     for app, spec in BUNDLE["applications"].items():
+        if app in EXTERNAL:
+            assert spec["charm"] == EXTERNAL[app]["charm"]
+            assert spec["channel"] == EXTERNAL[app]["channel"]
+            continue
         meta = _charmcraft(app)
         assert spec["charm"] == f"./charms/{app}/{meta['name']}_amd64.charm"
         declared = {name: r["upstream-source"] for name, r in meta["resources"].items()}
@@ -68,3 +90,14 @@ def test_apps_that_patch_kubernetes_are_trusted_and_rotation_is_shown():
     for app, spec in CHARMS.items():
         if "rotation-interval" in spec["config"]:
             assert apps[app]["options"]["rotation-interval"] == "monthly"
+
+
+def test_every_app_with_an_ingress_endpoint_is_behind_the_ingress():
+    declared = {app for app in CHARMS if "ingress" in _charmcraft(app).get("requires", {})}
+    assert declared == set(INGRESS_APPS)
+    for app in INGRESS_APPS:
+        assert _charmcraft(app)["requires"]["ingress"] == {
+            "interface": "ingress",
+            "limit": 1,
+            "optional": True,
+        }

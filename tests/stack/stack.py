@@ -108,6 +108,7 @@ class Stack(Translation):
         self.max_hooks = 600
         self.timeout = 45.0
         self._next_relation_id = 1
+        self.external: set[str] = set()
         self._denied: set[str] = set()
         self._running: Unit | None = None
 
@@ -258,14 +259,33 @@ class Stack(Translation):
         extra: dict[str, dict[str, Any]] | None = None,
         scale: dict[str, int] | None = None,
     ) -> None:
-        """``juju deploy ./bundle.yaml``: every app with its options, then every relation."""
+        """``juju deploy ./bundle.yaml``: every app with its options, then every relation.
+
+        Charmhub charms (traefik-k8s) and their relations are left out: a test that wants
+        one plays it (:meth:`deploy_external`, e.g. with ``charmarr_testing.ingress``).
+        """
         data = bundle()
         for name, spec in data["applications"].items():
+            if not str(spec["charm"]).startswith("./"):
+                continue
             charm = Path(spec["charm"]).parent.name
             config = {**(spec.get("options") or {}), **(extra or {}).get(name, {})}
             self.deploy(name, charm, config=config, units=(scale or {}).get(name, 1))
         for a, b in data["relations"]:
-            self.integrate(a, b)
+            if {a.split(":")[0], b.split(":")[0]} <= set(self.apps):
+                self.integrate(a, b)
+
+    def deploy_external(self, name: str, charm: str) -> App:
+        """A Charmhub app the test plays (its databags, via :attr:`after_hook`): no unit runs.
+
+        Related units see it as one remote unit, 0, and get ``relation-joined`` and
+        ``-changed`` from it when integrated; the test queues ``relation-changed`` (from
+        unit 0) when it writes its side.
+        """
+        app = App(name, charm, {})
+        self.apps[name] = app
+        self.external.add(name)
+        return app
 
     def integrate(self, a: str, b: str) -> Rel:
         """``juju integrate app:endpoint app:endpoint``."""
@@ -278,10 +298,13 @@ class Stack(Translation):
                 self._queue(unit.name, "relation-created", rel.id)
         for app in (app_a, app_b):
             other = self.apps[rel.other(app)]
+            remotes = [u.number for u in other.units] or (
+                [0] if other.name in self.external else []
+            )
             for unit in self.apps[app].units:
-                for remote in other.units:
-                    self._queue(unit.name, "relation-joined", rel.id, remote.number)
-                    self._queue(unit.name, "relation-changed", rel.id, remote.number)
+                for number in remotes:
+                    self._queue(unit.name, "relation-joined", rel.id, number)
+                    self._queue(unit.name, "relation-changed", rel.id, number)
         return rel
 
     def remove_relation(self, rel: Rel) -> None:

@@ -628,7 +628,8 @@ def test_removing_each_relation_cleans_up_only_what_it_made(deployed: Stack):
     # Integrating everything again wires it all again, with the current credentials.
     stack.configure("qbittorrent", require_vpn=None)
     for a, b in bundle()["relations"]:
-        stack.integrate(a, b)
+        if {a.split(":")[0], b.split(":")[0]} <= set(stack.apps):  # traefik: not deployed
+            stack.integrate(a, b)
     stack.converge()
     assert expect.all_active(stack) == {}
     expect.check_delivered(stack)

@@ -27,6 +27,8 @@ class Translation:
     relations: dict[int, Rel]
     secrets: dict[str, SecretRecord]
     violations: list[str]
+    external: set[str]
+    """Charmhub apps a test plays itself (no unit runs a hook): seen as one unit, 0."""
 
     if TYPE_CHECKING:
 
@@ -103,7 +105,8 @@ class Translation:
                     remote_units_data={
                         u.number: dict(rel.unit_data.get(u.name, {}))
                         for u in self.apps[other].units
-                    },
+                    }
+                    or ({0: {}} if other in self.external else {}),
                     **kwargs,
                 )
             )

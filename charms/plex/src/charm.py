@@ -11,7 +11,10 @@ Every event runs one holistic reconcile (:meth:`PlexCharm.converge`):
    secret changes (``juju update-secret`` fires ``secret-changed``);
 4. on the leader, once claimed, keep the owned secret ``plex-token`` equal to the token in
    ``Preferences.xml`` (a new revision only when Plex's token changed), grant it to each
-   ``media-server`` relation and publish Plex's URL and the secret ID.
+   ``media-server`` relation and publish Plex's URL and the secret ID;
+5. remote access (:mod:`_plex.remote`): the ``<app>-remote`` Service that
+   ``remote-access`` asks for, and the URLs Plex advertises (``customConnections``,
+   rewritten while Plex is stopped, only when they differ).
 
 A claimed server never uses the claim token again. Neither token is ever put into the
 Pebble environment, a log line, a status or a databag.
@@ -21,16 +24,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 
 import ops
-from _plex import api, workload
+from _plex import api, remote, workload
 from _plex.preferences import MACHINE_ID, PROCESSED_ID, Preferences
 from ops import pebble
 
 from charmarr_common.charm import CharmarrCharm, Report
 from charmarr_common.errors import CharmarrError, WaitingError
 from charmarr_common.http import WorkloadUnreachableError
-from charmarr_common.k8s import PodPatcher, ensure_media_volume
+from charmarr_common.k8s import KubernetesApi, PodPatcher, ensure_media_volume
 from charmarr_common.rotation import RevisionPruning
 from charmarr_common.workload import ensure_layer, pull_text, service_url, take_ownership
 from charmarr_interfaces.media_server import TOKEN, MediaServerProvider
@@ -73,7 +77,9 @@ class PlexCharm(CharmarrCharm):
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
-        self._stored.set_default(failed_claim="", failed_reason="")
+        self._stored.set_default(
+            failed_claim="", failed_reason="", remote_mode="none", advertised=""
+        )
         self._server_token = ""
         self.media_server = MediaServerProvider(self)
         self._pod = PodPatcher(self)
@@ -117,6 +123,7 @@ class PlexCharm(CharmarrCharm):
             prefs = self._claim(container, identity, prefs)
         if self.unit.is_leader():
             self._share_token(prefs.token)
+        report.attempt(self._remote_access, container, prefs, report)
         if self.config.get(CLAIM_OPTION):
             report.note(f"claimed; {CLAIM_OPTION} is no longer needed and may be removed")
 
@@ -231,18 +238,62 @@ class PlexCharm(CharmarrCharm):
         self, container: ops.Container, prefs: Preferences, server_token: str
     ) -> Preferences:
         """Stop Plex, store its token in Preferences.xml (all else kept), start it again."""
-        container.stop(workload.SERVICE)
-        try:
-            # Re-read: Plex may have saved its settings while stopping.
-            fresh = Preferences.parse(pull_text(container, workload.PREFERENCES))
+
+        def change(fresh: Preferences) -> None:
             for key in (MACHINE_ID, PROCESSED_ID):
                 if not fresh.attributes.get(key):
                     fresh.attributes[key] = prefs.attributes[key]
             fresh.attributes["PlexOnlineToken"] = server_token
-            _push_preferences(container, fresh)
-        finally:
-            container.start(workload.SERVICE)
-        return fresh
+
+        return _rewrite_preferences(container, change)
+
+    # ----------------------------------------------------------------------------------------
+    # Remote access (leader)
+    # ----------------------------------------------------------------------------------------
+
+    def _remote_access(self, container: ops.Container, prefs: Preferences, report: Report) -> None:
+        """The ``<app>-remote`` Service as ``remote-access`` says; the URLs Plex advertises."""
+        mode = remote.parse_mode(self.config.get(remote.REMOTE_ACCESS, "none"))
+        urls = remote.parse_urls(self.config.get(remote.ADVERTISE_URLS, ""))
+        reach = None
+        # No Kubernetes call while remote access stays off (a converged hook makes none).
+        if mode != "none" or self._stored.remote_mode != "none":
+            reach = remote.ensure_service(KubernetesApi(self.model.name), self.app.name, mode)
+            self._stored.remote_mode = mode
+        wanted = remote.advertised(urls, reach)
+        self._advertise(container, prefs, wanted)
+        name = remote.service_name(self.app.name)
+        if mode == "nodeport" and not urls:
+            port = reach.node_port if reach is not None and reach.node_port else "<node port>"
+            raise CharmarrError(
+                f"remote-access nodeport: set {remote.ADVERTISE_URLS}=http://<node address>:"
+                f"{port} (Service {name}'s node port, reachable by your clients)"
+            )
+        if mode == "loadbalancer" and (reach is None or reach.url is None):
+            raise WaitingError(f"waiting for the cloud to give Service {name} an address")
+        if wanted:
+            report.note(f"remote clients connect at {wanted.replace(',', ', ')}")
+
+    def _advertise(self, container: ops.Container, prefs: Preferences, wanted: str) -> None:
+        """``customConnections`` = ``wanted``, Plex restarted only if it changes.
+
+        A value the user set in Plex's own settings while the charm advertises nothing
+        is left alone; one the charm wrote is removed when nothing is to be advertised.
+        """
+        current = prefs.attributes.get(remote.CUSTOM_CONNECTIONS, "")
+        if current == wanted or (not wanted and current != self._stored.advertised):
+            self._stored.advertised = wanted
+            return
+
+        def change(fresh: Preferences) -> None:
+            if wanted:
+                fresh.attributes[remote.CUSTOM_CONNECTIONS] = wanted
+            else:
+                fresh.attributes.pop(remote.CUSTOM_CONNECTIONS, None)
+
+        _rewrite_preferences(container, change)
+        self._stored.advertised = wanted
+        logger.info("plex advertises %s; restarted", wanted or "no custom URL")
 
     # ----------------------------------------------------------------------------------------
     # The plex-token secret and the media-server relations (leader)
@@ -267,6 +318,23 @@ class PlexCharm(CharmarrCharm):
                 state,
                 lambda secret_id: MediaServerProviderData(url=url, token_secret_id=secret_id),
             )
+
+
+def _rewrite_preferences(
+    container: ops.Container, change: Callable[[Preferences], None]
+) -> Preferences:
+    """Stop Plex, apply ``change`` to Preferences.xml (all else kept), start it again.
+
+    Plex writes its settings back when it stops, so the file is read once it has.
+    """
+    container.stop(workload.SERVICE)
+    try:
+        fresh = Preferences.parse(pull_text(container, workload.PREFERENCES))
+        change(fresh)
+        _push_preferences(container, fresh)
+    finally:
+        container.start(workload.SERVICE)
+    return fresh
 
 
 def _push_preferences(container: ops.Container, prefs: Preferences) -> None:

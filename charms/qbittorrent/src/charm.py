@@ -17,6 +17,10 @@ One holistic reconcile per hook (see CONTRIBUTING.md):
    category's folder), the proxy preferences follow the gateway, and each requirer gets
    its category under ``/data/downloads/<category>``; managed orphans go.
 
+Behind an ``ingress`` (traefik-k8s) the provider strips the path prefix: qBittorrent has
+no base path setting, and its web UI links relative to the page, so its URL ends in ``/``
+(:class:`charmarr_common.service.WebIngress`).
+
 Rotation (``secret-rotate`` and ``rotate-credentials``) changes the password through the
 running app and confirms it before the new revision is published; with the app down it
 rewrites the conf, restarts and confirms instead.
@@ -48,6 +52,7 @@ from charmarr_common.errors import CharmarrError, WaitingError
 from charmarr_common.k8s import PodPatcher, ensure_media_volume
 from charmarr_common.network_policy import KillSwitch
 from charmarr_common.rotation import generate_token
+from charmarr_common.service import WebIngress
 from charmarr_common.vpn import VpnDecision, decide, read_gateway, with_kill_switch
 from charmarr_interfaces.download_client import (
     DownloadClientProvider,
@@ -93,6 +98,13 @@ class QBittorrentCharm(CharmarrCharm):
             rotate=self._rotate, action_label=SECRET_LABEL, restore=self._restore_password
         )
         self.converge_with(service=SERVICE, probe=lambda: login_page_answers(LOCAL_URL))
+        # qBittorrent has no base path setting: the ingress strips its prefix.
+        self.ingress = WebIngress(
+            self,
+            port=PORT,
+            internal_url=lambda: workload.service_url(self, PORT),
+            serves_base_path=False,
+        )
 
     def owned_secrets(self) -> list[OwnedSecret]:
         """The WebUI credentials."""
@@ -111,6 +123,11 @@ class QBittorrentCharm(CharmarrCharm):
     # ------------------------------------------------------------------------------------
     # Reconcile
     # ------------------------------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """The holistic reconcile, then the ingress request (a standby's unit data too)."""
+        super().reconcile()
+        self.ingress.publish()
 
     def converge(self, report: Report) -> None:
         """Media volume, VPN and kill switch, credentials, conf, layer, preferences, categories."""
@@ -151,6 +168,10 @@ class QBittorrentCharm(CharmarrCharm):
             logger.info("preferences updated: %s", ", ".join(sorted(changes)))
         report.note(decision.note or "no VPN (require-vpn=false)")
         self._reconcile_categories(client, report)
+        report.add(*self.ingress.problems())
+        note = self.ingress.note()
+        if note:
+            report.note(note)
 
     def _publish(self, state: OwnedState) -> None:
         """Grant the secret to each download-client relation and publish (leader only)."""

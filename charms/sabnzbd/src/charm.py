@@ -7,12 +7,16 @@ current state. The API key lives in the owned secret ``sabnzbd-api-key``; Radarr
 Sonarr get its ID. With a ready ``vpn-gateway`` SABnzbd talks through Gluetun's SOCKS5
 proxy (though its downloader resolves news-server names with the cluster's DNS first,
 outside the proxy: sabnzbd/downloader.py ``request_addrinfo``); with ``require-vpn`` and
-no usable gateway the service is stopped (fail closed).
+no usable gateway the service is stopped (fail closed). Behind an ``ingress`` (traefik-k8s)
+SABnzbd serves under the URL's path (``url_base``, read at start: a change restarts it),
+accepts the external host name (``host_whitelist``) and publishes its in-cluster URL
+with that path (:class:`charmarr_common.service.WebIngress`).
 """
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 import ops
 from _sabnzbd import (
@@ -43,6 +47,7 @@ from charmarr_common.http import WorkloadUnreachableError
 from charmarr_common.k8s import PodPatcher, ensure_media_volume
 from charmarr_common.network_policy import KillSwitch
 from charmarr_common.rotation import generate_token
+from charmarr_common.service import WebIngress
 from charmarr_common.vpn import VpnDecision, decide, read_gateway, with_kill_switch
 from charmarr_common.workload import (
     answers,
@@ -83,6 +88,7 @@ class SabnzbdCharm(CharmarrCharm):
         self.vpn = VpnGatewayRequirer(self)
         self.rotate_with(rotate=self._rotate_key, action_label=LABEL)
         self.converge_with(service=SERVICE, probe=self._answers)
+        self.ingress = WebIngress(self, port=PORT, internal_url=self._url)
 
     def owned_secrets(self) -> list[OwnedSecret]:
         """The API key."""
@@ -96,7 +102,16 @@ class SabnzbdCharm(CharmarrCharm):
         """The anonymous ``mode=version`` answers."""
         return answers(SabnzbdClient(LOCAL_URL, "").version)
 
+    def _url(self) -> str:
+        """The in-cluster URL, under the ingress's path (SABnzbd serves at / too)."""
+        return service_url(self, PORT) + self.ingress.base_path
+
     # -- reconcile ----------------------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """The holistic reconcile, then the ingress request (a standby's unit data too)."""
+        super().reconcile()
+        self.ingress.publish()
 
     def converge(self, report: Report) -> None:
         """The key secret, its publication, the media volume, then the workload."""
@@ -123,12 +138,15 @@ class SabnzbdCharm(CharmarrCharm):
             ) from None
         if decision.note:
             report.note(decision.note)
+        report.add(*self.ingress.problems())
+        note = self.ingress.note()
+        if note:
+            report.note(note)
 
     def _publish(self, state: OwnedState) -> None:
         """Grant the key secret to each download-client relation and publish its ID."""
         if self.unit.is_leader():
-            url = service_url(self, PORT)
-            self.download_clients.publish_credentials(state, url=url, kind="sabnzbd")
+            self.download_clients.publish_credentials(state, url=self._url(), kind="sabnzbd")
 
     def _vpn(self, refresh: bool) -> tuple[VpnDecision, str | None]:
         """Whether SABnzbd may download, and the wanted ``socks5_proxy_url``.
@@ -169,7 +187,13 @@ class SabnzbdCharm(CharmarrCharm):
             # once when it cannot write its logs to a root-owned fresh volume. Without
             # sabnzbd.ini, the next hook tries again.
             raise WaitingError(f"waiting to take ownership of {CONFIG_DIR}")
-        wanted = render_ini(current, api_key=key, whitelist=self._whitelist(), proxy_url=proxy)
+        wanted = render_ini(
+            current,
+            api_key=key,
+            whitelist=self._whitelist(),
+            proxy_url=proxy,
+            url_base=self.ingress.base_path,
+        )
         ensure_layer(container, SERVICE, layer())
         running = container.get_service(SERVICE).is_running()
         if wanted != current:
@@ -196,7 +220,11 @@ class SabnzbdCharm(CharmarrCharm):
 
     def _whitelist(self) -> list[str]:
         number = int(self.unit.name.rsplit("/", 1)[1])
-        return host_whitelist(self.app.name, self.model.name, number)
+        names = host_whitelist(self.app.name, self.model.name, number)
+        # SABnzbd refuses a Host it does not know (interface.py check_hostname): the
+        # ingress passes the browser's, its external host name.
+        external = urlsplit(self.ingress.url or "").hostname
+        return [*names, external] if external and external not in names else names
 
     def _converge_categories(
         self, client: SabnzbdClient, container: ops.Container, report: Report
@@ -256,7 +284,13 @@ class SabnzbdCharm(CharmarrCharm):
         decision, _ = self._vpn(refresh=False)
         try:
             current = pull_text(container, INI_PATH)
-            wanted = render_ini(current, api_key=new, whitelist=self._whitelist(), proxy_url=None)
+            wanted = render_ini(
+                current,
+                api_key=new,
+                whitelist=self._whitelist(),
+                proxy_url=None,
+                url_base=self.ingress.base_path,
+            )
             ensure_layer(container, SERVICE, layer())
             if container.get_service(SERVICE).is_running():
                 container.stop(SERVICE)

@@ -775,6 +775,49 @@ CATALOGUE: tuple[Status, ...] = (
         "plex",
     ),
     Status(A, "", "nothing (Plex, once claimed and serving)", "plex"),
+    # -- ingress and Plex remote access (issue #19) -------------------------------------
+    Status(
+        A,
+        "web UI at <url>",
+        "nothing: the external URL the ingress (traefik-k8s) published; `juju run <app>/leader get-url` gives it to scripts",
+        "prowlarr, radarr, sonarr, qbittorrent, sabnzbd",
+    ),
+    Status(
+        A,
+        "remote clients connect at <urls>",
+        "nothing: the URLs Plex advertises to its clients (advertise-urls and the LoadBalancer's address)",
+        "plex",
+    ),
+    Status(
+        B,
+        "invalid advertise-urls <url>: <reason>; use comma-separated http(s) URLs such as http://plex.example.com:<port>",
+        "`juju config <app> advertise-urls=http://<host>:<port>`",
+        "plex",
+    ),
+    Status(
+        B,
+        "remote-access nodeport: set advertise-urls=http://<node address>:<port> (Service <name>'s node port, reachable by your clients)",
+        "forward a port to the node port (or use a node's address), then `juju config <app> advertise-urls=http://<host>:<port>`",
+        "plex",
+    ),
+    Status(
+        W,
+        "waiting for the cloud to give Service <name> an address",
+        "the cluster's load-balancer controller has not assigned one yet (MetalLB, a cloud LB); if it stays, check it or use remote-access=nodeport",
+        "plex",
+    ),
+    Status(
+        B,
+        "no permission to manage Service <name>: juju trust <app> --scope=cluster",
+        "as it says",
+        "plex",
+    ),
+    Status(
+        B,
+        "Service <name> in namespace <ns> is not managed by charmarr: remove it (kubectl -n <ns> delete service <name>) so <app> can manage its remote-access",
+        "an object of that name is someone else's; the charm never touches it",
+        "plex",
+    ),
 )
 """Order matters only for the guide; a message may match several entries of one level."""
 

@@ -43,9 +43,11 @@ from charmarr_common.http import WorkloadHttpError
 from charmarr_common.k8s import PodPatcher, ensure_media_volume
 from charmarr_common.rotation import generate_token
 from charmarr_common.safe_text import line_safe
+from charmarr_common.service import WebIngress
 from charmarr_common.workload import (
     answers,
     ensure_layer,
+    layer_differs,
     poll,
     pull_text,
     push_if_changed,
@@ -110,14 +112,16 @@ def read_api_key(text: str | None) -> str | None:
     return (element.text or "").strip() or None if element is not None else None
 
 
-def pinned_settings(app: servarr.ServarrApp, api_key: str) -> dict[str, str]:
+def pinned_settings(app: servarr.ServarrApp, api_key: str, url_base: str = "") -> dict[str, str]:
     """The config.xml settings the charm owns: the key and where the app listens.
 
-    Every call the charm and the related apps make goes to ``<Port>`` at the root path; a
-    port, bind address or URL base changed in the web UI would refuse them or answer with a
-    redirect (``UrlBase`` stays empty until an ingress owns it).
+    Every call the charm and the related apps make goes to ``<Port>`` under ``url_base``;
+    a port, bind address or URL base changed in the web UI would refuse them or answer
+    with a redirect. ``url_base`` is the ingress's path prefix (``""`` without one): the
+    app redirects every request outside it (Radarr ``UrlBaseMiddleware``) and reads
+    config.xml at start only, so a change means a restart.
     """
-    return {"ApiKey": api_key, "Port": str(app.port), "BindAddress": "*", "UrlBase": ""}
+    return {"ApiKey": api_key, "Port": str(app.port), "BindAddress": "*", "UrlBase": url_base}
 
 
 def render_config_xml(current: str | None, settings: Mapping[str, str]) -> str:
@@ -169,8 +173,8 @@ def temp_dir(app: servarr.ServarrApp) -> str:
     return f"/run/{app.name}-temp"
 
 
-def pebble_layer(app: servarr.ServarrApp) -> pebble.LayerDict:
-    """Run the app directly (no s6 init) as 1000:1000; ready when ``/ping`` answers.
+def pebble_layer(app: servarr.ServarrApp, url_base: str = "") -> pebble.LayerDict:
+    """Run the app directly (no s6 init) as 1000:1000; ready when ``<url_base>/ping`` answers.
 
     The environment is what the linuxserver image and its s6 scripts give the app
     (``Dockerfile`` ``ENV``; ``init-<app>-config`` creates ``TMPDIR``, which the charm
@@ -203,7 +207,7 @@ def pebble_layer(app: servarr.ServarrApp) -> pebble.LayerDict:
                 "level": "ready",
                 "period": "10s",
                 "threshold": 3,
-                "http": {"url": f"http://localhost:{app.port}/ping"},
+                "http": {"url": f"http://localhost:{app.port}{url_base}/ping"},
             }
         },
     }  # type: ignore[return-value]
@@ -242,6 +246,7 @@ class ArrCharm(CharmarrCharm):
         self._applied_text: str | None = None
         self._api_key = ""
         self.converge_with(service=self.servarr.name, probe=self._pings)
+        self.ingress = WebIngress(self, port=self.servarr.port, internal_url=lambda: self.url)
 
     def owned_secrets(self) -> list[OwnedSecret]:
         """The API key."""
@@ -249,7 +254,8 @@ class ArrCharm(CharmarrCharm):
 
     def standby_layers(self) -> dict[str, tuple[str, pebble.LayerDict]]:
         """The app's service and its ``/ping`` check."""
-        return {self.servarr.name: (self.servarr.name, pebble_layer(self.servarr))}
+        layer = pebble_layer(self.servarr, self.ingress.base_path)
+        return {self.servarr.name: (self.servarr.name, layer)}
 
     def pebble_problem(self, error: Exception) -> CharmarrError:
         """Pebble not answering yet: the container is starting."""
@@ -263,6 +269,11 @@ class ArrCharm(CharmarrCharm):
 
     # -- reconcile -----------------------------------------------------------------------------
 
+    def reconcile(self) -> None:
+        """The holistic reconcile, then the ingress request (a standby's unit data too)."""
+        super().reconcile()
+        self.ingress.publish()
+
     def converge(self, report: Report) -> None:
         """The key secret and its publication, the pod, the workload, then the wiring."""
         key_state = self.ensure_owned(self.key_secret, API_KEY)
@@ -275,20 +286,23 @@ class ArrCharm(CharmarrCharm):
         self._check_workload(client)
         self._wire(client, report)
         self._save_applied()
+        report.add(*self.ingress.problems())
+        note = self.ingress.note()
+        if note:
+            report.note(note)
 
     def _ensure_pod(self) -> None:
         """What this app needs from its own StatefulSet (nothing, for Prowlarr)."""
 
     def local_client(self, api_key: str) -> servarr.ServarrClient:
         """This unit's workload API."""
-        return servarr.ServarrClient(
-            f"http://localhost:{self.servarr.port}", self.servarr, api_key, name=self.servarr.name
-        )
+        base = f"http://localhost:{self.servarr.port}{self.ingress.base_path}"
+        return servarr.ServarrClient(base, self.servarr, api_key, name=self.servarr.name)
 
     @property
     def url(self) -> str:
-        """The in-cluster URL other apps use for this one."""
-        return service_url(self, self.servarr.port)
+        """The in-cluster URL other apps use for this one (under the ingress's base path)."""
+        return service_url(self, self.servarr.port) + self.ingress.base_path
 
     # -- workload ------------------------------------------------------------------------------
 
@@ -297,15 +311,21 @@ class ArrCharm(CharmarrCharm):
         current = pull_text(self.container, CONFIG_XML)
         if current is None:
             self._own_config_dir()
-        wanted = render_config_xml(current, pinned_settings(self.servarr, api_key))
+        base = self.ingress.base_path
+        wanted = render_config_xml(current, pinned_settings(self.servarr, api_key, base))
         pushed = self._push_config(wanted, current)
-        replanned = ensure_layer(
+        layer = pebble_layer(self.servarr, base)
+        plan = self.container.get_plan()
+        # A replan restarts the service only if its own entry changed (not for a check).
+        restarted = layer_differs(plan, {"services": layer.get("services", {})})
+        ensure_layer(
             self.container,
             self.servarr.name,
-            pebble_layer(self.servarr),
+            layer,
             before_replan=self._make_temp_dir,
+            plan=plan,
         )
-        if pushed and not replanned:
+        if pushed and not restarted:
             logger.info("config.xml changed (key, port, bind address or URL base); restarting")
             self.container.restart(self.servarr.name)
 
@@ -463,7 +483,10 @@ class ArrCharm(CharmarrCharm):
     def _apply_key(self, api_key: str) -> None:
         current = pull_text(self.container, CONFIG_XML)
         self._push_config(
-            render_config_xml(current, pinned_settings(self.servarr, api_key)), current
+            render_config_xml(
+                current, pinned_settings(self.servarr, api_key, self.ingress.base_path)
+            ),
+            current,
         )
         self.container.restart(self.servarr.name)
 

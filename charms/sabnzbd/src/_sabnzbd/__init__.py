@@ -61,6 +61,10 @@ SUGGESTED_CATEGORIES = frozenset({"movies", "tv", "audio", "software"})
 categories (sabnzbd/config.py ``get_categories``, 3.7 and 4.x)."""
 
 
+DEFAULT_URL_BASE = "/sabnzbd"
+"""SABnzbd's own ``url_base`` (sabnzbd/cfg.py); the charm writes another only for an ingress."""
+
+
 def layer() -> pebble.LayerDict:
     """The Pebble layer: SABnzbd as user 1000, started by the charm, never at boot.
 
@@ -111,6 +115,7 @@ def render_ini(
     api_key: str,
     whitelist: list[str],
     proxy_url: str | None,
+    url_base: str = "",
 ) -> str:
     """``sabnzbd.ini`` with the charm's settings; every other setting as SABnzbd left it.
 
@@ -119,6 +124,8 @@ def render_ini(
         api_key: the key in the ``sabnzbd-api-key`` secret.
         whitelist: names that must be in ``host_whitelist`` (the user's extra names stay).
         proxy_url: the wanted ``socks5_proxy_url`` ("" for none; None leaves it as it is).
+        url_base: the ingress's path prefix; "" keeps SABnzbd's default, ``/sabnzbd``
+            (it serves at ``/`` as well either way: SABnzbd.py mounts both).
 
     Returns:
         ``current`` itself when nothing needs to change, so callers can compare.
@@ -135,6 +142,10 @@ def render_ini(
         updates["download_dir"] = INCOMPLETE_DIR
     if not values.get("complete_dir"):
         updates["complete_dir"] = COMPLETE_DIR
+    # mirrors SABnzbd sabnzbd/cfg.py url_base (default /sabnzbd); read at start only
+    wanted_base = url_base or DEFAULT_URL_BASE
+    if values.get("url_base", DEFAULT_URL_BASE) != wanted_base:
+        updates["url_base"] = wanted_base
     if proxy_url is not None and values.get("socks5_proxy_url", "") != proxy_url:
         updates["socks5_proxy_url"] = proxy_url
     if not updates and current is not None:

@@ -386,3 +386,25 @@ def test_fake_and_real_sabnzbd_keep_the_same_categories(daemon: Daemon, api_key)
         "radarr": "/data/downloads/radarr",
         "sonarr": "/data/downloads/sonarr",
     }
+
+
+def test_behind_the_ingress_it_answers_under_url_base_and_at_the_root(binary, tmp_path, api_key):
+    """url_base as the charm renders it for traefik's path; traefik's Host admitted."""
+    d = Daemon(binary, tmp_path)
+    names = [*host_whitelist(APP, MODEL, 0), "ingress.charmarr.test"]
+    d.ini_path.write_text(
+        render_ini(None, api_key=api_key, whitelist=names, proxy_url="", url_base="/media-sabnzbd")
+    )
+    d.start()
+    try:
+        # The in-cluster root keeps working (Radarr's probe, the charm's own calls)...
+        assert d.client(None).version()
+        # ...and the ingress's path, with the browser's Host header traefik passes on.
+        under = SabnzbdClient(
+            f"{d.url}/media-sabnzbd", api_key, host="ingress.charmarr.test", timeout=5.0
+        )
+        under.check_key()
+        assert under.version()
+        assert ini.misc_values(d.ini_path.read_text())["url_base"] == "/media-sabnzbd"
+    finally:
+        d.stop()
