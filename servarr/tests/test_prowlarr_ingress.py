@@ -18,7 +18,7 @@ from servarr_wired import MODEL_NAME, servarr_state
 from charmarr_servarr.api import PROWLARR, RADARR, field_values
 from charmarr_testing import builders
 from charmarr_testing.fake_servarr import FakeServarr, config_xml, serve_at
-from charmarr_testing.ingress import below_base_paths, ingress_from_traefik, traefik_url
+from charmarr_testing.ingress import ingress_from_traefik, traefik_url
 
 APP = "prowlarr-k8s"
 RADARR_URL = f"http://radarr.{MODEL_NAME}.svc.cluster.local:7878/{MODEL_NAME}-radarr"
@@ -27,13 +27,6 @@ RADARR_URL = f"http://radarr.{MODEL_NAME}.svc.cluster.local:7878/{MODEL_NAME}-ra
 @pytest.fixture
 def ctx():
     return context("prowlarr")
-
-
-@pytest.fixture(autouse=True)
-def api_paths_below_the_base(fake_network):
-    """The OpenAPI check at teardown sees each path as the API defines it (below UrlBase)."""
-    yield
-    below_base_paths(fake_network, [f"/{MODEL_NAME}-{APP}", f"/{MODEL_NAME}-radarr"])
 
 
 def test_prowlarr_follows_its_path_and_radarrs(ctx, fake_network, tmp_path):

@@ -114,6 +114,7 @@ def test_every_ui_answers_behind_the_ingress_and_the_root_comes_back(deployed: S
     assert f"web UI at {sab}" in stack.statuses()["sabnzbd/0"]
     assert _sab_misc(stack, "url_base") == f"/{MODEL_NAME}-sabnzbd"
     assert "ingress.charmarr.test" in (_sab_misc(stack, "host_whitelist") or "")
+    assert b"SABnzbd" in traefik.get(f"{sab}/").body, "the web UI, through traefik, under url_base"
     for app in ("radarr", "sonarr"):
         # Each download client entry follows the URL its client published.
         assert _client_entry(stack, app, "sabnzbd")["urlBase"] == f"/{MODEL_NAME}-sabnzbd"

@@ -222,7 +222,7 @@ def measure(
 ) -> HookCost:
     """Converge ``charm`` from its wired state, then measure one ``event`` in a new Context.
 
-    With ``leader`` False the unit is a standby (``charmarr_interfaces.standby``). ``start``
+    With ``leader`` False the unit is a standby (``charmarr_common.standby``). ``start``
     is a :func:`snapshot` to start from instead of converging again.
     """
     from charmarr_testing.pytest_plugin import record_hook_tools, record_pebble

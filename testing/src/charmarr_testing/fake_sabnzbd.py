@@ -213,6 +213,9 @@ class FakeSabnzbd(FakeApp):
             self.api_key = _misc_text(misc["api_key"])
         self.misc["socks5_proxy_url"] = _misc_text(misc.get("socks5_proxy_url", ""))
         self.misc["host_whitelist"] = _misc_text(misc.get("host_whitelist", ""))
+        # mirrors sabnzbd/cfg.py url_base (default "/sabnzbd"; a leading "/", no trailing one)
+        base = _misc_text(misc.get("url_base", "/sabnzbd")).strip().rstrip("/")
+        self.misc["url_base"] = base if not base or base.startswith("/") else "/" + base
 
     def _refuse(self, message: str) -> Response:
         if self.refusal == "body":
@@ -230,11 +233,19 @@ class FakeSabnzbd(FakeApp):
         return host in allowed
 
     def handle(self, request: Request) -> Response:
-        """Answer one ``/api`` request."""
-        if request.path.rstrip("/") != "/api":
+        """Answer one ``/api`` request, or the web UI's page."""
+        path = request.path.rstrip("/")
+        base = self.misc.get("url_base", "/sabnzbd")
+        # mirrors SABnzbd.py: the app is mounted at "/" and at url_base (cherrypy.tree.mount)
+        if base and (path == base or path.startswith(base + "/")):
+            path = path[len(base) :]
+        if path not in ("", "/api"):
             return text_response("Not Found", 404)
+        # mirrors sabnzbd/interface.py check_hostname: every page, the API included
         if not self._host_ok(request):
             return Response(403, HOST_REFUSED.encode(), {})
+        if path == "":
+            return text_response("<html><title>SABnzbd</title></html>")
         q = request.query
         mode = q.get("mode", "")
         if mode == "version":

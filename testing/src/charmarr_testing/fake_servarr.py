@@ -34,7 +34,7 @@ import copy
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -142,6 +142,8 @@ class FakeServarr(FakeApp):
         self.auth_log: list[tuple[str | None, bool]] = []
         self.api_writes: list[Request] = []
         """The state-changing requests the app accepted (a refused POST changes nothing)."""
+        self.api_requests: list[Request] = []
+        """What reached the API, as it sees it (below UrlBase): what OpenAPI validation checks."""
         self.commands: list[str] = []
         self.command_bodies: list[dict[str, Any]] = []
         self.store: dict[str, dict[int, dict[str, Any]]] = {
@@ -259,6 +261,11 @@ class FakeServarr(FakeApp):
             if not (path + "/").startswith(base + "/"):
                 return Response(307, b"", {"location": base + request.path})
             path = path[len(base) :]
+        # mirrors Servarr src/NzbDrone.Host/Startup.cs UsePathBase(UrlBase): the API sees the
+        # path below the base, where the OpenAPI documents define it.
+        parts = urlsplit(request.url)
+        below = parts.path[len(base) :] if base != "/" else parts.path
+        self.api_requests.append(replace(request, url=parts._replace(path=below or "/").geturl()))
         if path == "/ping":
             return json_response({"status": "OK"})
         headers = {k.lower(): v for k, v in request.headers.items()}

@@ -246,28 +246,3 @@ def _decoded(bag: Mapping[str, str], *, app: bool) -> dict[str, object]:
     # mirrors traefik-k8s lib/charms/traefik_k8s/v2/ingress.py DatabagModel.load: only the
     # model's keys are decoded, each as JSON; bad JSON fails the whole databag.
     return {k: json.loads(v) for k, v in bag.items() if k in keys}
-
-
-def below_base_paths(network: FakeNetwork, bases: Iterable[str]) -> None:
-    """Rewrite the requests each Servarr fake on ``network`` recorded to drop ``bases``.
-
-    The apps' OpenAPI documents list paths below ``UrlBase``, which ASP.NET serves as the
-    request's PathBase (Servarr ``UrlBaseMiddleware``); the ``fake_network`` fixture's
-    validation of every recorded request then sees each path where the API defines it.
-    Call it at the end of a test that served an app under an ingress path.
-    """
-    from .fake_servarr import FakeServarr
-
-    prefixes = sorted({b.rstrip("/") for b in bases if b.strip("/")}, key=len, reverse=True)
-    fakes = {id(a): a for a in network.apps.values() if isinstance(a, FakeServarr)}
-    for fake in fakes.values():
-        fake.requests[:] = [_below(request, prefixes) for request in fake.requests]
-
-
-def _below(request: Request, prefixes: list[str]) -> Request:
-    parts = urlsplit(request.url)
-    for prefix in prefixes:
-        if parts.path == prefix or parts.path.startswith(prefix + "/"):
-            path = parts.path[len(prefix) :] or "/"
-            return replace(request, url=parts._replace(path=path).geturl())
-    return request

@@ -120,8 +120,11 @@ def validate_requests(requests: Iterable[Request], app: str) -> int:
 
 
 def validate_network(network: Any) -> int:
-    """Validate the requests every Servarr fake on ``network`` received; return the count."""
+    """Validate the requests that reached each Servarr fake's API; return the count.
+
+    As the API saw them: below the app's ``UrlBase`` (see ``FakeServarr.api_requests``).
+    """
     from .fake_servarr import FakeServarr
 
     fakes = {id(app): app for app in network.apps.values() if isinstance(app, FakeServarr)}
-    return sum(validate_requests(fake.requests, fake.app.name) for fake in fakes.values())
+    return sum(validate_requests(fake.api_requests, fake.app.name) for fake in fakes.values())
