@@ -86,7 +86,7 @@ def _module_file(module: str) -> Path | None:
     return None
 
 
-def _imports(path: Path, module: str) -> set[str]:
+def imports_of(path: Path, module: str) -> set[str]:
     """Every module ``path`` imports (anywhere in it, lazy imports included), absolute."""
     import ast
 
@@ -114,7 +114,7 @@ def shared_modules(charm: str) -> set[Path]:
     seen: set[Path] = set()
     while todo:
         path, module = todo.pop()
-        for name in _imports(path, module):
+        for name in imports_of(path, module):
             parts = name.split(".")
             # a module's parent packages run first; an interface subpackage ships whole
             for depth in range(1, len(parts) + 1):

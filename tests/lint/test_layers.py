@@ -12,12 +12,16 @@ Every import counts, including those inside functions and under ``TYPE_CHECKING`
 
 from __future__ import annotations
 
-import ast
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from stage import imports_of  # noqa: E402 (tools/ is not a package)
+
 PACKAGES = {
     "charmarr_interfaces": ROOT / "interfaces" / "src" / "charmarr_interfaces",
     "charmarr_common": ROOT / "common" / "src" / "charmarr_common",
@@ -38,32 +42,13 @@ def _module_name(package: str, path: Path) -> str:
     return ".".join([package, *(p for p in parts if p != "__init__")])
 
 
-def _imports(path: Path, module: str) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = module.split(".")
-                if path.name != "__init__.py":
-                    parts = parts[:-1]
-                parts = parts[: len(parts) - node.level + 1]
-                base = ".".join([*parts, *([node.module] if node.module else [])])
-            else:
-                base = node.module or ""
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
-    return found
-
-
 def _graph() -> dict[str, set[str]]:
     modules: dict[str, Path] = {}
     for package, root in PACKAGES.items():
         for path in root.rglob("*.py"):
             modules[_module_name(package, path)] = path
     return {
-        name: {other for other in _imports(path, name) if other in modules and other != name}
+        name: {other for other in imports_of(path, name) if other in modules and other != name}
         for name, path in modules.items()
     }
 
@@ -73,7 +58,7 @@ def _all_imports() -> dict[str, set[str]]:
     for package, root in PACKAGES.items():
         for path in root.rglob("*.py"):
             name = _module_name(package, path)
-            out[name] = _imports(path, name)
+            out[name] = imports_of(path, name)
     return out
 
 
@@ -123,7 +108,7 @@ def test_imports_only_point_down(package):
 def test_no_charm_imports_the_test_kit():
     offenders = []
     for path in ROOT.glob("charms/*/src/**/*.py"):
-        imported = _imports(path, path.stem)
+        imported = imports_of(path, path.stem)
         if any(name.split(".")[0] == "charmarr_testing" for name in imported):
             offenders.append(str(path.relative_to(ROOT)))
     assert not offenders

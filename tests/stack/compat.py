@@ -1,12 +1,13 @@
 """Every patch the stack makes to ops.testing (scenario) internals and to stdlib functions.
 
 The harness needs three things ops.testing does not offer publicly: to see a charm's Pebble
-service calls as they happen (a start boots the workload fake), and to read and set the
+service calls as they happen (a start boots the workload fake; through the test kit's one
+wrapper of the Pebble client, :mod:`charmarr_testing.compat`), and to read and set the
 revision a ``testing.Secret`` tracks and its latest one (Juju keeps them per unit; the
 harness carries them from one hook's output into the next hook's input). Those touch
 private internals, so they live here, each saying what it touches, and are pinned to the
-ops / ops-scenario releases they were written against (uv.lock): importing this module with
-other releases fails at once with one message, instead of a wrong result deep in a test.
+ops / ops-scenario releases they were written against (uv.lock, the kit's ``WRITTEN_FOR``):
+importing this module with other releases fails at once with one message.
 The two stdlib patches only make hooks cheaper (same results).
 """
 
@@ -14,8 +15,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.metadata
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,37 +22,7 @@ from typing import Any
 import yaml
 from ops import testing
 
-WRITTEN_FOR = {"ops": (3, 9), "ops-scenario": (8, 9)}
-"""The (major, minor) release of each distribution these patches were checked against."""
-
-
-class IncompatibleOpsError(RuntimeError):
-    """The installed ops / ops-scenario is not the release these patches were written for."""
-
-
-def _release(distribution: str) -> tuple[int, int] | None:
-    try:
-        version = importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    match = re.match(r"(\d+)\.(\d+)", version)
-    return (int(match[1]), int(match[2])) if match else None
-
-
-def check_versions() -> None:
-    """Fail unless the installed ops and ops-scenario are the releases in WRITTEN_FOR."""
-    found = {name: _release(name) for name in WRITTEN_FOR}
-    if found != WRITTEN_FOR:
-        wanted = ", ".join(f"{n} {a}.{b}.x" for n, (a, b) in WRITTEN_FOR.items())
-        have = ", ".join(
-            f"{n} {'.'.join(map(str, v)) + '.x' if v else 'missing'}" for n, v in found.items()
-        )
-        raise IncompatibleOpsError(
-            f"tests/stack/compat.py patches private ops.testing internals written for {wanted} "
-            f"(uv.lock), but {have} is installed: check each patch in compat.py against the "
-            "installed internals, then update WRITTEN_FOR"
-        )
-
+from charmarr_testing.compat import around_pebble_calls, check_versions
 
 check_versions()
 
@@ -73,48 +42,21 @@ after, plan)``, service name -> running before and after, and the plan's service
 def pebble_service_calls(observer: PebbleObserver) -> Iterator[None]:
     """Tell ``observer`` of every Pebble service start, stop, restart and replan.
 
-    Touches ``scenario.mocking._MockPebbleClient`` (private: the Pebble client ops.testing
-    gives a charm; its service methods are the only place a start is seen as it happens)
-    and its ``_container_name`` attribute (which container the client talks to).
+    Through :func:`charmarr_testing.compat.around_pebble_calls`; reads the client's
+    ``_container_name`` (private: which container the client talks to).
     """
-    from scenario.mocking import _MockPebbleClient  # pyright: ignore[reportPrivateUsage]
 
-    originals = {name: _MockPebbleClient.__dict__.get(name) for name in _PEBBLE_CALLS}
-    depth: list[str] = []
+    def around(name: str, client: Any, args: tuple[Any, ...], call: Callable[[], Any]) -> Any:
+        before = {s.name: s.is_running() for s in client.get_services()}
+        result = call()
+        after = {s.name: s.is_running() for s in client.get_services()}
+        plan = {n: s.to_dict() for n, s in client.get_plan().services.items()}
+        names = list(args[0]) if args and name != "replan_services" else []
+        observer(client._container_name, name, names=names, before=before, after=after, plan=plan)
+        return result
 
-    def wrap(name: str) -> Callable[..., Any]:
-        original = getattr(_MockPebbleClient, name)
-
-        @functools.wraps(original)
-        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            if depth:  # a call made by another service call (replan starts services)
-                return original(self, *args, **kwargs)
-            before = {s.name: s.is_running() for s in self.get_services()}
-            depth.append(name)
-            try:
-                result = original(self, *args, **kwargs)
-            finally:
-                depth.pop()
-            after = {s.name: s.is_running() for s in self.get_services()}
-            plan = {n: s.to_dict() for n, s in self.get_plan().services.items()}
-            names = list(args[0]) if args and name != "replan_services" else []
-            observer(
-                self._container_name, name, names=names, before=before, after=after, plan=plan
-            )
-            return result
-
-        return wrapper
-
-    for name in _PEBBLE_CALLS:
-        setattr(_MockPebbleClient, name, wrap(name))
-    try:
+    with around_pebble_calls(_PEBBLE_CALLS, around):
         yield
-    finally:
-        for name, original in originals.items():
-            if original is None:
-                delattr(_MockPebbleClient, name)
-            else:
-                setattr(_MockPebbleClient, name, original)
 
 
 def secret_revisions(secret: testing.Secret) -> tuple[int, int]:

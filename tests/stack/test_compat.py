@@ -5,11 +5,13 @@ from __future__ import annotations
 import compat
 import pytest
 
+from charmarr_testing import compat as kit
+
 
 def test_the_patches_refuse_another_ops_release(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setitem(compat.WRITTEN_FOR, "ops", (2, 17))
+    monkeypatch.setitem(kit.WRITTEN_FOR, "ops", (2, 17))
 
-    with pytest.raises(compat.IncompatibleOpsError, match=r"written for ops 2\.17\.x") as raised:
+    with pytest.raises(kit.IncompatibleOpsError, match=r"written for ops 2\.17\.x") as raised:
         compat.check_versions()
     assert "ops 3." in str(raised.value), "the message names the installed release"
 

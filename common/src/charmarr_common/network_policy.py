@@ -22,13 +22,13 @@ import ipaddress
 import json
 import logging
 import os
-import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import ops
 
+from .addresses import host_port, ips
 from .errors import CharmarrError, WaitingError
 from .http import WorkloadHttpError
 from .k8s import KubernetesApi
@@ -226,31 +226,6 @@ def gateway_ingress_policy(
 # -- finding what the unit agent and the charm must keep reaching ------------------------
 
 
-def _host_port(address: str, default: int) -> tuple[str, int]:
-    """``host:port``, ``[v6]:port`` or a bare host."""
-    address = address.strip()
-    if address.startswith("["):
-        host, _, rest = address[1:].partition("]")
-        return host, int(rest.lstrip(":") or default)
-    if address.count(":") == 1:
-        host, port = address.split(":")
-        return host, int(port)
-    return address, default
-
-
-def _ips(host: str) -> tuple[str, ...]:
-    """``host`` as IP addresses (resolved through cluster DNS if it is a name)."""
-    try:
-        return (str(ipaddress.ip_address(host)),)
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except OSError:
-        return ()
-    return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
 def _behind(services: list[dict], ip: str, port: int) -> list[PodsOf]:
     """The pods behind the Service whose cluster IP is ``ip`` (none for an outside address)."""
     for service in services:
@@ -305,15 +280,15 @@ def cluster_access(api: KubernetesApi, environ: Mapping[str, str] | None = None)
         services = [s.to_dict() for s in api.client.list(Service, namespace="*")]
     controller: list[Endpoint | PodsOf] = []
     for address in env.get("JUJU_API_ADDRESSES", "").split():
-        host, port = _host_port(address, 17070)
-        for ip in _ips(host):
+        host, port = host_port(address, 17070)
+        for ip in ips(host):
             controller.append(Endpoint(ip, port))
             controller += _behind(services, ip, port)
     api_access: list[Endpoint | PodsOf] = []
     host = env.get("KUBERNETES_SERVICE_HOST", "").strip()
     if host:
         port = int(env.get("KUBERNETES_SERVICE_PORT", "443") or 443)
-        api_access += [Endpoint(ip, port) for ip in _ips(host)]
+        api_access += [Endpoint(ip, port) for ip in ips(host)]
     api_access += _slices(api, "default", "kubernetes")
     return ClusterAccess(
         api=tuple(dict.fromkeys(api_access)), controller=tuple(dict.fromkeys(controller))

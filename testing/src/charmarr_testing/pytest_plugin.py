@@ -560,39 +560,21 @@ class PebbleCalls:
 @contextmanager
 def record_pebble() -> Iterator[PebbleCalls]:
     """Record every Pebble API call made through ``ops.testing`` while the block runs."""
-    import functools
-
     from ops._private.harness import _TestingPebbleClient  # pyright: ignore[reportPrivateUsage]
-    from scenario.mocking import _MockPebbleClient  # pyright: ignore[reportPrivateUsage]
+
+    from .compat import around_pebble_calls
 
     record = PebbleCalls()
     names = [
         n for n, v in vars(_TestingPebbleClient).items() if callable(v) and not n.startswith("_")
     ]
-    originals = {n: _MockPebbleClient.__dict__.get(n) for n in names}
-    depth: list[str] = []
-    for name in names:
-        original = getattr(_MockPebbleClient, name)
 
-        def wrapper(*args: Any, __name: str = name, __orig: Any = original, **kw: Any) -> Any:
-            # Count the charm's calls only, not the mock's calls to itself.
-            if not depth:
-                record.calls.append(__name)
-            depth.append(__name)
-            try:
-                return __orig(*args, **kw)
-            finally:
-                depth.pop()
+    def count(name: str, client: Any, args: tuple[Any, ...], call: Callable[[], Any]) -> Any:
+        record.calls.append(name)  # the charm's calls only, not the mock's calls to itself
+        return call()
 
-        setattr(_MockPebbleClient, name, functools.wraps(original)(wrapper))
-    try:
+    with around_pebble_calls(names, count):
         yield record
-    finally:
-        for name, original in originals.items():
-            if original is None:
-                delattr(_MockPebbleClient, name)
-            else:
-                setattr(_MockPebbleClient, name, original)
 
 
 @pytest.fixture

@@ -14,36 +14,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import socket
 from collections.abc import Mapping
 
+from charmarr_common.addresses import host_port, ips
 from charmarr_common.k8s import KubernetesApi
 
 CONTROLLER = "the Juju controller"
 KUBERNETES_API = "the Kubernetes API"
-
-
-def _host(address: str) -> str:
-    """``host`` of ``host:port``, ``[v6]:port`` or a bare host."""
-    address = address.strip()
-    if address.startswith("["):
-        return address[1:].split("]", 1)[0]
-    if address.count(":") == 1:
-        return address.split(":", 1)[0]
-    return address
-
-
-def _ips(host: str) -> tuple[str, ...]:
-    """``host`` as IP addresses (resolved if it is a name; nothing if it does not resolve)."""
-    try:
-        return (str(ipaddress.ip_address(host)),)
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except OSError:
-        return ()
-    return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def needed_addresses(environ: Mapping[str, str] | None = None) -> dict[str, tuple[str, ...]]:
@@ -52,12 +29,12 @@ def needed_addresses(environ: Mapping[str, str] | None = None) -> dict[str, tupl
     needed: dict[str, tuple[str, ...]] = {}
     controller: list[str] = []
     for address in env.get("JUJU_API_ADDRESSES", "").split():
-        controller += _ips(_host(address))
+        controller += ips(host_port(address, 17070)[0])
     if controller:
         needed[CONTROLLER] = tuple(dict.fromkeys(controller))
     api = env.get("KUBERNETES_SERVICE_HOST", "").strip()
     if api:
-        needed[KUBERNETES_API] = _ips(api)
+        needed[KUBERNETES_API] = ips(api)
     return needed
 
 
