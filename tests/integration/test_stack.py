@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from urllib.parse import urlsplit
 
 import jubilant
 import pytest
@@ -28,14 +29,17 @@ def _leader(juju: jubilant.Juju, app: str) -> str:
     return next(name for name, unit in units.items() if unit.leader)
 
 
+def _base_path(juju: jubilant.Juju, app: str) -> str:
+    """The app's base path: its URL's path (``/<model>-<app>`` behind traefik, else empty)."""
+    url = juju.run(f"{app}/leader", "get-url").results["url"]
+    return urlsplit(url).path.rstrip("/")
+
+
 def _arr_get(juju: jubilant.Juju, app: str, path: str) -> object:
     key = secret_content(juju, f"{app}-api-key")["api-key"]
     port = ARR.get(app, 9696)
-    return json.loads(
-        http_from_unit(
-            juju, _leader(juju, app), f"http://localhost:{port}{path}", {"X-Api-Key": key}
-        )
-    )
+    url = f"http://localhost:{port}{_base_path(juju, app)}{path}"
+    return json.loads(http_from_unit(juju, _leader(juju, app), url, {"X-Api-Key": key}))
 
 
 def _expected() -> dict[str, tuple[str, str]]:
@@ -144,3 +148,15 @@ def test_a_second_unit_stands_by_and_scaling_back_keeps_the_first(stack: jubilan
     stack.cli("scale-application", "radarr", "1")
     stack.wait(lambda s: set(s.apps["radarr"].units) == {"radarr/0"}, timeout=TIMEOUT)
     _settled(stack)
+
+
+def test_the_kill_switch_and_the_urls(stack: jubilant.Juju):
+    # Gluetun admits only its related apps; Prowlarr (related to it) has its egress policy.
+    namespace = (stack.model or "").rpartition(":")[2]
+    policies = kubectl("-n", namespace, "get", "networkpolicy", "-o", "name").split()
+    assert "networkpolicy.networking.k8s.io/gluetun-vpn-clients" in policies
+    assert "networkpolicy.networking.k8s.io/prowlarr-kill-switch" in policies
+    # Every web UI says where it is, for scripts (behind traefik once it has an address).
+    for app in ("prowlarr", "radarr", "sonarr", "sabnzbd", "qbittorrent"):
+        url = stack.run(f"{app}/leader", "get-url").results["url"]
+        assert urlsplit(url).scheme in ("http", "https"), (app, url)
