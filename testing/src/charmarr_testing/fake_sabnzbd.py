@@ -213,8 +213,8 @@ class FakeSabnzbd(FakeApp):
             self.api_key = _misc_text(misc["api_key"])
         self.misc["socks5_proxy_url"] = _misc_text(misc.get("socks5_proxy_url", ""))
         self.misc["host_whitelist"] = _misc_text(misc.get("host_whitelist", ""))
-        # mirrors sabnzbd/cfg.py url_base (default "/sabnzbd"; a leading "/", no trailing one)
-        base = _misc_text(misc.get("url_base", "/sabnzbd")).strip().rstrip("/")
+        # mirrors sabnzbd/cfg.py url_base (4.5: default "", a leading "/", no trailing one)
+        base = _misc_text(misc.get("url_base", "")).strip().rstrip("/")
         self.misc["url_base"] = base if not base or base.startswith("/") else "/" + base
 
     def _refuse(self, message: str) -> Response:
@@ -235,7 +235,7 @@ class FakeSabnzbd(FakeApp):
     def handle(self, request: Request) -> Response:
         """Answer one ``/api`` request, or the web UI's page."""
         path = request.path.rstrip("/")
-        base = self.misc.get("url_base", "/sabnzbd")
+        base = self.misc.get("url_base", "")
         # mirrors SABnzbd.py: the app is mounted at "/" and at url_base (cherrypy.tree.mount)
         if base and (path == base or path.startswith(base + "/")):
             path = path[len(base) :]

@@ -61,8 +61,10 @@ SUGGESTED_CATEGORIES = frozenset({"movies", "tv", "audio", "software"})
 categories (sabnzbd/config.py ``get_categories``, 3.7 and 4.x)."""
 
 
-DEFAULT_URL_BASE = "/sabnzbd"
-"""SABnzbd's own ``url_base`` (sabnzbd/cfg.py); the charm writes another only for an ingress."""
+DEFAULT_URL_BASE = ""
+"""SABnzbd's own ``url_base``: empty in 4.5 (sabnzbd/cfg.py ``url_base = OptionStr("misc",
+"url_base", "")``; the real 4.5.0 daemon saves ``url_base = ""``); the charm writes another
+only for an ingress."""
 
 
 def layer() -> pebble.LayerDict:
@@ -124,7 +126,7 @@ def render_ini(
         api_key: the key in the ``sabnzbd-api-key`` secret.
         whitelist: names that must be in ``host_whitelist`` (the user's extra names stay).
         proxy_url: the wanted ``socks5_proxy_url`` ("" for none; None leaves it as it is).
-        url_base: the ingress's path prefix; "" keeps SABnzbd's default, ``/sabnzbd``
+        url_base: the ingress's path prefix; "" keeps SABnzbd's default (empty)
             (it serves at ``/`` as well either way: SABnzbd.py mounts both).
 
     Returns:
@@ -142,7 +144,7 @@ def render_ini(
         updates["download_dir"] = INCOMPLETE_DIR
     if not values.get("complete_dir"):
         updates["complete_dir"] = COMPLETE_DIR
-    # mirrors SABnzbd sabnzbd/cfg.py url_base (default /sabnzbd); read at start only
+    # mirrors SABnzbd sabnzbd/cfg.py url_base (default empty in 4.5); read at start only
     wanted_base = url_base or DEFAULT_URL_BASE
     if values.get("url_base", DEFAULT_URL_BASE) != wanted_base:
         updates["url_base"] = wanted_base
