@@ -187,13 +187,7 @@ class SabnzbdCharm(CharmarrCharm):
             # once when it cannot write its logs to a root-owned fresh volume. Without
             # sabnzbd.ini, the next hook tries again.
             raise WaitingError(f"waiting to take ownership of {CONFIG_DIR}")
-        wanted = render_ini(
-            current,
-            api_key=key,
-            whitelist=self._whitelist(),
-            proxy_url=proxy,
-            url_base=self.ingress.base_path,
-        )
+        wanted = self._ini(current, key, proxy)
         ensure_layer(container, SERVICE, layer())
         running = container.get_service(SERVICE).is_running()
         if wanted != current:
@@ -216,6 +210,19 @@ class SabnzbdCharm(CharmarrCharm):
     def _push_ini(self, container: ops.Container, wanted: str, current: str | None) -> None:
         push_if_changed(
             container, INI_PATH, wanted, current=current, user_id=USER_ID, group_id=GROUP_ID
+        )
+
+    def _ini(self, current: str | None, key: str, proxy: str | None) -> str:
+        """sabnzbd.ini with ``key``, ``proxy`` (None: as it is), host names and base path.
+
+        ``current`` itself when nothing changes.
+        """
+        return render_ini(
+            current,
+            api_key=key,
+            whitelist=self._whitelist(),
+            proxy_url=proxy,
+            url_base=self.ingress.base_path,
         )
 
     def _whitelist(self) -> list[str]:
@@ -284,13 +291,7 @@ class SabnzbdCharm(CharmarrCharm):
         decision, _ = self._vpn(refresh=False)
         try:
             current = pull_text(container, INI_PATH)
-            wanted = render_ini(
-                current,
-                api_key=new,
-                whitelist=self._whitelist(),
-                proxy_url=None,
-                url_base=self.ingress.base_path,
-            )
+            wanted = self._ini(current, new, None)
             ensure_layer(container, SERVICE, layer())
             if container.get_service(SERVICE).is_running():
                 container.stop(SERVICE)
