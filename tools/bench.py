@@ -218,14 +218,14 @@ def _ms(seconds: float) -> str:
 def _print_counts(results: list[dict]) -> None:
     header = (
         f"{'charm':12} {'event':16} {'calls':>5} {'procs':>5} {'is-leader':>9} "
-        f"{'secret-get':>10} {'juju-log':>8} {'+app?':>5} {'pebble r/w':>10} {'http':>4} "
+        f"{'secret-get':>10} {'juju-log':>8} {'+app':>5} {'pebble r/w':>10} {'http':>4} "
         f"{'pbkdf2':>6} "
         f"{'ms':>6}  relation"
     )
     print("Hook-tool calls (as ops asks) and est. processes (as Juju spawns: is-leader once);")
     print("ops.testing, a new Context per run, converged wired state, leader.")
-    print("+app?: relation-list --app processes ops would add in production (remote app of")
-    print("every relation but the event's), not in procs: the testing backend answers them.")
+    print("+app: of procs, relation-list --app (ops asks it only for a relation with no remote")
+    print("unit, and never for the event's: JUJU_REMOTE_APP names that one).")
     print(header)
     print("-" * len(header))
     for r in results:

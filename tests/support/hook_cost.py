@@ -69,9 +69,10 @@ class HookCost:
     secrets_in_state: int = 0
     pbkdf2_derivations: int = 0
     remote_app_lookups: int = 0
-    """``relation-list --app`` processes ops spawns for a relation's remote app (every
-    relation but the event's: ops reads that one from ``JUJU_REMOTE_APP``). Not in
-    :attr:`hook_tools`: the testing backend answers them in-process; reported beside."""
+    """``relation-list --app`` processes ops spawns for a relation's remote app: only for a
+    relation with no remote unit left (``ops.model.Relation`` takes the app from a unit's
+    name otherwise), never for the event's (``JUJU_REMOTE_APP``). Counted in
+    :attr:`hook_tools` too, as ``relation-list --app``."""
     seconds: float = 0.0
     status: str = ""
     relation: str = ""
@@ -162,9 +163,12 @@ def count_is_leader() -> Iterator[list[int]]:
 def count_remote_app_lookups(event_relation: int | None) -> Iterator[list[int]]:
     """Count the remote-app lookups ops makes with ``relation-list --app`` in production.
 
-    ops asks it once per relation object (cached for the hook), except for the relation
-    of the event, whose remote app Juju names in the environment (``ops.model``'s
-    ``_ModelBackend.relation_remote_app_name``).
+    ``ops.model.Relation.__init__`` asks for the remote app only when ``relation-list``
+    named no remote unit; ``_ModelBackend.relation_remote_app_name`` answers the event's
+    relation from ``JUJU_REMOTE_APP`` and spawns ``relation-list --app`` for any other
+    (ops 3.9, ``ops/model.py``). Scenario's backend also calls it for its own bookkeeping
+    (to build unit names in ``relation_list``, to name a grantee): those calls are no
+    process in production and are not counted.
     """
     from scenario.mocking import _MockModelBackend  # pyright: ignore[reportPrivateUsage]
 
@@ -172,7 +176,8 @@ def count_remote_app_lookups(event_relation: int | None) -> Iterator[list[int]]:
     original = _MockModelBackend.relation_remote_app_name
 
     def counting(self: Any, relation_id: int, *args: Any, **kwargs: Any) -> str | None:
-        if relation_id != event_relation:
+        caller = sys._getframe(1).f_globals.get("__name__")  # pyright: ignore[reportPrivateUsage]
+        if relation_id != event_relation and caller == "ops.model":
             counter[0] += 1
         return original(self, relation_id, *args, **kwargs)
 
@@ -250,6 +255,8 @@ def measure(
         cost.is_leader_calls = is_leader[0]
         cost.pbkdf2_derivations = pbkdf2[0]
         cost.remote_app_lookups = remote_apps[0]
+        if remote_apps[0]:
+            cost.hook_tools["relation-list --app"] = remote_apps[0]
         cost.pebble_reads = pebble.reads
         cost.pebble_writes = pebble.writes
         cost.http_requests = len(network.requests) - before
