@@ -151,6 +151,35 @@ def test_a_setting_changed_in_the_web_ui_is_put_back_and_the_app_restarted(
     assert out.unit_status.name == "active", out.unit_status
 
 
+def test_the_leader_takes_its_key_from_config_xml_only_while_its_memo_vouches_for_it(
+    ctx, fake_network
+):
+    """No ``secret-get`` for the app's own key while config.xml holds the key the leader last
+    read; a key regenerated in the web UI is put back from the secret, with a restart."""
+    from charmarr_testing.pytest_plugin import record_hook_tools
+
+    state, _ = media_manager_world(APP, fake_network)
+    out = ctx.run(ctx.on.update_status(), state)
+    assert out.unit_status.name == "active"
+    with record_hook_tools() as tools:
+        out = ctx.run(ctx.on.config_changed(), out)
+    assert tools.by_tool().get("secret-get", 0) == 0
+    key = next(s for s in out.secrets if s.label == f"{APP.name}-api-key").tracked_content
+    path = next(iter(out.containers)).mounts["config"].source / "config.xml"
+    assert f"<ApiKey>{key['api-key']}</ApiKey>" in path.read_text()
+    path.write_text(
+        re.sub(r"<ApiKey>[^<]*</ApiKey>", f"<ApiKey>{'f' * 32}</ApiKey>", path.read_text())
+    )
+
+    with record_hook_tools() as tools, pebble_calls() as calls:
+        out = ctx.run(ctx.on.config_changed(), out)
+
+    assert tools.by_tool().get("secret-get", 0) == 1
+    assert f"<ApiKey>{key['api-key']}</ApiKey>" in path.read_text()
+    assert "restart" in calls, "the app reads config.xml at start"
+    assert out.unit_status.name == "active", out.unit_status
+
+
 def test_the_fake_redirects_outside_the_url_base_and_listens_where_config_xml_says(tmp_path):
     path = tmp_path / "config.xml"
     base = config_xml("k" * 32, APP.port)

@@ -532,15 +532,52 @@ def test_invalid_download_client_data_blocks_and_keeps_its_entry(ctx, fake_netwo
 
 
 def test_ungranted_download_client_secret_waits_and_keeps_its_entry(ctx, fake_network, ungranted):
+    """qBittorrent publishes a new secret ID before granting it (a new ID is always read)."""
     state, fake = _world(fake_network)
     first = _converged(ctx, state)
     qbit = _relation_for(first, "qbittorrent")
-    ungranted(json.loads(qbit.remote_app_data["credentials_secret_id"]))
-    out = ctx.run(ctx.on.config_changed(), first)
+    new = testing.Secret({"username": "admin", "password": "another-password-1"})
+    ungranted(new.id)
+    moved = dataclasses.replace(
+        qbit, remote_app_data={**qbit.remote_app_data, "credentials_secret_id": json.dumps(new.id)}
+    )
+    state2 = dataclasses.replace(
+        first,
+        relations=[*(r for r in first.relations if r.id != qbit.id), moved],
+        secrets=[*first.secrets, new],
+    )
+    out = ctx.run(ctx.on.relation_changed(moved), state2)
     assert out.unit_status == ops.WaitingStatus(
         "waiting for qbittorrent (download-client) to grant its secret"
     )
     assert "qbittorrent (juju)" in fake.named("downloadclient")
+
+
+def test_a_granted_secret_id_is_read_only_when_its_entry_is_written(ctx, fake_network):
+    """A converged full reconcile reads no consumed secret (each is proven applied); a
+    ``secret-changed`` reads it with refresh, and a new revision reaches the entry."""
+    from charmarr_testing.pytest_plugin import record_hook_tools
+
+    state, fake = _world(fake_network)
+    first = _converged(ctx, state)
+    with record_hook_tools() as tools:
+        out = ctx.run(ctx.on.config_changed(), first)
+    assert out.unit_status.name == "active"
+    assert tools.by_tool().get("secret-get", 0) == 0
+    qbit = _relation_for(out, "qbittorrent")
+    secret_id = json.loads(qbit.remote_app_data["credentials_secret_id"])
+    secret = next(s for s in out.secrets if s.id == secret_id)
+    rotated = dataclasses.replace(
+        secret, latest_content={"username": "admin", "password": "rotated-password-2"}
+    )
+    state2 = dataclasses.replace(
+        out, secrets=[*(s for s in out.secrets if s.id != secret_id), rotated]
+    )
+    put = len(fake.requests)
+    after = ctx.run(ctx.on.secret_changed(rotated), state2)
+    assert after.unit_status.name == "active"
+    assert fake.field("downloadclient", "qbittorrent (juju)", "password") == "rotated-password-2"
+    assert any(r.method == "PUT" for r in fake.requests[put:])
 
 
 def test_provider_without_data_yet_is_waited_for(ctx, fake_network):

@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from charmarr_common.errors import CharmarrError
 from charmarr_common.http import Request, WorkloadHttpError, WorkloadUnreachableError
 from charmarr_servarr import api as servarr
 from charmarr_servarr.arr import (
@@ -178,14 +179,14 @@ def test_fake_follows_the_config_xml_it_is_pointed_at(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
-def _qbit(app=servarr.RADARR, password="pw-123456789"):
+def _qbit(app=servarr.RADARR, password="pw-123456789", credentials=None):
     return servarr.download_client(
         app,
         name="qbittorrent (juju)",
         kind="qbittorrent",
         url="http://qbittorrent.media.svc.cluster.local:8080",
         category="radarr",
-        credentials={"username": "admin", "password": password},
+        credentials=credentials or {"username": "admin", "password": password},
     )
 
 
@@ -217,7 +218,10 @@ def test_download_client_payloads_are_valid_for_radarr_and_sonarr(radarr, fake_n
 
 def test_plex_notification_and_root_folder_payloads_are_valid(radarr, peers):
     plex = servarr.plex_notification(
-        servarr.RADARR, name="plex (juju)", url="http://plex:32400", token="t" * 20
+        servarr.RADARR,
+        name="plex (juju)",
+        url="http://plex:32400",
+        credentials={"token": "t" * 20},
     )
     _client().create(servarr.NOTIFICATIONS, plex.payload)
     _client().create(servarr.ROOT_FOLDERS, {"path": "/data/movies"}, force=False)
@@ -231,7 +235,7 @@ def test_prowlarr_application_host_config_and_command_are_valid(prowlarr, peers)
         name="radarr (juju)",
         prowlarr_url="http://prowlarr:9696",
         base_url="http://radarr:7878",
-        api_key="r" * 32,
+        credentials={"api-key": "r" * 32},
     )
     client = _client(servarr.PROWLARR)
     client.create(servarr.APPLICATIONS, app.payload)
@@ -369,3 +373,68 @@ def test_proxy_update_rules():
 def test_split_url():
     assert servarr.split_url("http://h:81/base/") == ("h", 81, False, "/base")
     assert servarr.split_url("https://h") == ("h", 443, True, "")
+
+
+# ---------------------------------------------------------------------------------------------
+# Consumed secrets read only when an entry is written
+# ---------------------------------------------------------------------------------------------
+
+
+class _Secret:
+    """A consumed secret as the charm reads it (``SecretSource.read``), counting reads."""
+
+    def __init__(self, password: str):
+        self.password = password
+        self.reads = 0
+        self.error: CharmarrError | None = None
+
+    def read(self) -> dict[str, str]:
+        self.reads += 1
+        if self.error:
+            raise self.error
+        return {"username": "admin", "password": self.password}
+
+    def source(self, *, fresh: bool = False) -> servarr.SecretSource:
+        return servarr.SecretSource("secret:d4qbittorrentcreds0001", self.read, fresh)
+
+
+def _sync(secret: _Secret, applied: dict[str, str], *, fresh: bool = False):
+    wanted = {"qbittorrent (juju)": _qbit(credentials=secret.source(fresh=fresh))}
+    return servarr.sync_entries(_client(), servarr.DOWNLOAD_CLIENTS, wanted, applied)
+
+
+def test_a_proven_entry_reads_its_secret_only_on_secret_changed(radarr, peers):
+    secret, applied = _Secret("pw-123456789"), {}
+    assert _sync(secret, applied).created == ["qbittorrent (juju)"] and secret.reads == 1
+    assert applied["downloadclient/qbittorrent (juju)"].endswith("@secret:d4qbittorrentcreds0001")
+
+    assert not _sync(secret, applied).changed and secret.reads == 1  # a full reconcile
+    assert not _sync(secret, applied, fresh=True).changed and secret.reads == 2  # same revision
+
+    secret.password = "rotated-987654"  # a new revision, seen on secret-changed
+    assert _sync(secret, applied, fresh=True).updated == ["qbittorrent (juju)"]
+    assert radarr.field("downloadclient", "qbittorrent (juju)", "password") == "rotated-987654"
+
+
+def test_a_plain_change_reads_the_secret_to_write_the_whole_entry(radarr, peers):
+    secret, applied = _Secret("pw-123456789"), {}
+    _sync(secret, applied)
+    entry = radarr.named("downloadclient")["qbittorrent (juju)"]
+    entry["fields"] = [
+        {**f, "value": 9999} if f["name"] == "port" else f for f in entry["fields"]
+    ]  # moved by hand in the UI
+    assert _sync(secret, applied).updated == ["qbittorrent (juju)"] and secret.reads == 2
+    assert radarr.field("downloadclient", "qbittorrent (juju)", "port") == 8080
+
+
+def test_an_unreadable_secret_keeps_the_entry_and_drops_its_proof(radarr, peers):
+    """A secret that cannot be read when it must be is reported on every hook until it can."""
+    secret, applied = _Secret("pw-123456789"), {}
+    _sync(secret, applied)
+    secret.error = CharmarrError("secret from qbittorrent (download-client) not found")
+    result = _sync(secret, applied, fresh=True)
+    assert [e.message for e in result.unreadable] == [secret.error.message]
+    assert "qbittorrent (juju)" in radarr.named("downloadclient") and applied == {}
+    assert _sync(secret, applied).unreadable, "the next full reconcile reads it again"
+    secret.error = None
+    assert _sync(secret, applied).updated == ["qbittorrent (juju)"]

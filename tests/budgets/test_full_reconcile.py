@@ -6,9 +6,11 @@ ops asks ``is-leader`` many times but caches the answer for 30 s, so it is one p
 hook. Measured from each charm's wired state converged, a new ``Context`` per run
 (``hook_cost.measure``). Times are the bench's (``tox -e bench``), not asserted here.
 
-Issue #20 phase A: the charms marked ``xfail(strict=True)`` do not meet the budgets yet
-(phase B makes them, and removes the markers; a marked charm that meets its budget fails
-the run until its marker goes).
+What keeps Prowlarr, Radarr and Sonarr within it: a consumed secret is read only when an
+entry must be written or on ``secret-changed`` (``charmarr_servarr.api.SecretSource``),
+and the leader takes its API key from config.xml when its memo vouches for it
+(``OwnedSecret.get``). What is left is one ``relation-ids`` per endpoint and one
+``relation-list`` and ``relation-get`` per relation.
 """
 
 from __future__ import annotations
@@ -19,28 +21,13 @@ from hook_cost import FULL_RECONCILE_EVENTS, measure
 
 MAX_HOOK_TOOL_PROCESSES = 15
 
-OVER_BUDGET = {
-    # charm: hook-tool processes measured in both full-reconcile hooks (2026-12-02, after
-    # the leader memo and the ingress endpoint; was 23 / 27 / 27): one relation-ids,
-    # relation-list and relation-get per endpoint or relation, and a secret-get per
-    # consumed secret (reading those only when an entry must be rewritten is what is left)
-    "prowlarr": 17,
-    "radarr": 20,
-    "sonarr": 20,
-}
-"""Charms whose full reconcile spawns more than the budget today (issue #20, open)."""
-
 
 def _params() -> list:
-    params = []
-    for charm in sorted(charm_dirs()):
-        for event in FULL_RECONCILE_EVENTS:
-            marks = []
-            if charm in OVER_BUDGET:
-                reason = f"measured {OVER_BUDGET[charm]}; issue #20 (open)"
-                marks.append(pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason))
-            params.append(pytest.param(charm, event, marks=marks, id=f"{charm}-{event}"))
-    return params
+    return [
+        pytest.param(charm, event, id=f"{charm}-{event}")
+        for charm in sorted(charm_dirs())
+        for event in FULL_RECONCILE_EVENTS
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +42,7 @@ def _cost(costs, charm, event):
     return costs[charm, event]
 
 
-@pytest.mark.parametrize(("charm", "event"), [p.values for p in _params()])
+@pytest.mark.parametrize(("charm", "event"), _params())
 def test_full_reconcile_ends_active(costs, charm, event):
     """The measured path is the Active one: every peer the reconcile talks to answers."""
     cost = _cost(costs, charm, event)

@@ -740,16 +740,24 @@ def test_leader_change_mid_way_still_converges(deployed: Stack):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_the_harness_withholds_a_secret_that_was_not_granted(deployed: Stack):
+def test_the_harness_withholds_a_secret_that_was_not_granted(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
     """A consumer reads a secret only through a grant: without it, Juju's "permission denied"."""
-    stack = deployed
-    record = stack.owned("qbittorrent", "qbittorrent-credentials")
-    assert not stack.can_see("plex", record) and stack.can_see("radarr", record)
-    record.grants.clear()  # as if qBittorrent had published the ID without granting it
-    stack.configure("radarr")  # any hook that reconciles fully (not a converged update-status)
-    stack.settle()
+    import ops
+
+    # as if Plex published its token's ID without granting it
+    monkeypatch.setattr(ops.Secret, "grant", lambda self, relation, *, unit=None: None)
+    claim = stack.add_user_secret({"claim-token": stack.plex_tv.issue_claim_token()})
+    stack.grant_secret(claim, "plex")
+    stack.deploy("plex", config={"claim-token-secret": claim, "media-volume": "charmarr-media"})
+    stack.deploy("radarr", config={"media-volume": "charmarr-media"})
+    stack.integrate("plex:media-server", "radarr:media-server")
+    set_up_apps(stack)
+    stack.converge()
+    assert not stack.can_see("radarr", stack.owned("plex", "plex-token"))
     assert stack.statuses()["radarr/0"] == (
-        "waiting: waiting for qbittorrent (download-client) to grant its secret"
+        "waiting: waiting for plex (media-server) to grant its secret"
     )
 
 

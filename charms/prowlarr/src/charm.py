@@ -80,12 +80,11 @@ class ProwlarrCharm(ArrCharm):
     def _wire_applications(self, client: servarr.ServarrClient, report: Report) -> None:
         wanted: dict[str, servarr.Desired] = {}
         keep: set[str] = set()
-        for remote, content in self._with_secrets(
+        for remote, source in self._with_secrets(
             self.indexer, lambda data: (data.api_key_secret_id, (API_KEY,)), keep, report
         ):
-            key = content[API_KEY]
             desired = wiring.application(
-                remote.app_name, remote.data.kind, remote.data.url, key, self.url
+                remote.app_name, remote.data.kind, remote.data.url, source, self.url
             )
             wanted[desired.name] = desired
         self._waiting_for_data(self.indexer, wanted, keep, report)
@@ -96,8 +95,7 @@ class ProwlarrCharm(ArrCharm):
         refused = {e.entry for e in result.refused}
         present = {n: d for n, d in wanted.items() if n not in refused}
         targets = {
-            n: (d.payload["implementation"], servarr.field_values(d.payload)["baseUrl"])
-            for n, d in present.items()
+            n: (d.plain["implementation"], d.plain_fields["baseUrl"]) for n, d in present.items()
         }
         for name in self._sync_indexers(client, self._api_key, targets):
             app = name.removesuffix(" (juju)")

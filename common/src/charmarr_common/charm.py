@@ -297,14 +297,19 @@ class CharmarrCharm(ops.CharmBase):
             self._config = self.load_config(self.config_type, app=self.app.name)
         return self._config
 
-    def ensure_owned(self, secret: OwnedSecret, *keys: str) -> OwnedState:
+    def ensure_owned(
+        self, secret: OwnedSecret, *keys: str, held: dict[str, str] | None = None
+    ) -> OwnedState:
         """``secret`` with the configured rotate policy, created on the leader.
+
+        ``held``: the content the workload holds, if the charm can read it there; the
+        leader's memo may vouch for it and spare the ``secret-get`` (``OwnedSecret.get``).
 
         Raises:
             CharmarrError: the content lacks one of ``keys`` (the fix: rotate it).
             WaitingError: on a non-leader before the leader created it.
         """
-        state = secret.ensure(getattr(self.typed_config, "rotate", None))
+        state = secret.ensure(getattr(self.typed_config, "rotate", None), held)
         if any(not state.content.get(key) for key in keys):
             raise CharmarrError(
                 f"{secret.label} lacks {' or '.join(keys)}: "

@@ -18,13 +18,14 @@ content.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import re
 import weakref
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ops
 
@@ -96,6 +97,18 @@ def _check_keys(content: Mapping[str, str], required: Iterable[str]) -> list[str
     return [key for key in required if not content.get(key)]
 
 
+def check_secret_id(secret_id: str, *, source: str) -> None:
+    """Raise :class:`MalformedSecretIdError` unless ``secret_id`` (from ``source``) is a URI.
+
+    No hook tool: a caller that reads the secret only when it needs the content still
+    reports a malformed ID at once.
+    """
+    if not is_secret_uri(secret_id):
+        raise MalformedSecretIdError(
+            f"{source} sent a malformed secret ID; upgrade or re-integrate that application"
+        )
+
+
 def read_consumed_secret(
     model: ops.Model,
     secret_id: str,
@@ -118,10 +131,7 @@ def read_consumed_secret(
         MalformedSecretIdError, SecretNotGrantedError, SecretNotFoundError,
         SecretKeyMissingError.
     """
-    if not is_secret_uri(secret_id):
-        raise MalformedSecretIdError(
-            f"{source} sent a malformed secret ID; upgrade or re-integrate that application"
-        )
+    check_secret_id(secret_id, source=source)
     _, content, failure = _fetch(model, secret_id, refresh=refresh)
     if failure == "not-granted":
         raise _ConsumedNotGrantedError(f"waiting for {source} to grant its secret")
@@ -200,7 +210,6 @@ def read_user_secret(
 class OwnedState:
     """What the charm knows about one of its owned secrets in this hook."""
 
-    secret: ops.Secret
     content: dict[str, str]
     id: str | None = None
     """The secret's ID; known on the leader (from secret-info-get or creation)."""
@@ -210,6 +219,19 @@ class OwnedState:
     """The rotate policy on the leader."""
     published: bool = False
     """A new revision was published in this hook (its number is this hook's belief only)."""
+    handle: ops.Secret | None = field(default=None, repr=False)
+    """The ops object, once read (see :attr:`secret`)."""
+    load: Callable[[], ops.Secret] | None = field(default=None, repr=False)
+    """How to get :attr:`handle` when the content came from the leader's memo."""
+
+    @property
+    def secret(self) -> ops.Secret:
+        """The ops object, to change or grant the secret (a ``secret-get`` if not read yet)."""
+        if self.handle is None:
+            if self.load is None:
+                raise RuntimeError("an owned secret's state without its secret")
+            self.handle = self.load()
+        return self.handle
 
 
 class OwnedSecret:
@@ -232,8 +254,12 @@ class OwnedSecret:
         self._generate = generate
         self._description = description
 
-    def get(self) -> OwnedState | None:
+    def get(self, held: Mapping[str, str] | None = None) -> OwnedState | None:
         """Read the secret without creating it: None when it does not exist yet.
+
+        ``held`` is the content the workload holds, if the charm can read it there: on a
+        leader whose memo shows that this is the content it last read at the current
+        revision (:meth:`_recall_held`), no ``secret-get`` is made.
 
         Units of the owner track revisions like consumers do (Juju >= 3.1.7): a non-leader
         reads with ``refresh`` so that it follows the leader's rotations instead of the
@@ -248,6 +274,10 @@ class OwnedSecret:
         states = _hook_states(self._charm)
         if self.label in states:
             return states[self.label]
+        state = self._recall_held(held) if held else None
+        if state is not None:
+            states[self.label] = state
+            return state
         try:
             secret = self._charm.model.get_secret(label=self.label)
             if self._charm.unit.is_leader() and not _newly_elected():
@@ -256,20 +286,46 @@ class OwnedSecret:
                 content = secret.get_content(refresh=True)
         except ops.SecretNotFoundError:
             return None
-        state = states[self.label] = OwnedState(secret=secret, content=content)
+        state = states[self.label] = OwnedState(content=content, handle=secret)
         return state
 
-    def ensure(self, rotate: ops.SecretRotate | None) -> OwnedState:
+    def _recall_held(self, held: Mapping[str, str]) -> OwnedState | None:
+        """``held`` as this hook's state, if the leader's memo vouches for it.
+
+        Only this leader changes the secret while its memo lives (:func:`leader_memo`), and
+        the memo keeps a digest of the content at the revision it recorded: the same digest
+        means the workload holds exactly what ``secret-get`` would answer.
+        """
+        memo = leader_memo(self._charm)
+        known = memo.get(f"secret:{self.label}") if memo is not None else None
+        if not known or _newly_elected() or not self._charm.unit.is_leader():
+            return None
+        info = json.loads(known)
+        if info.get("digest") != _digest(self.label, info["revision"], held):
+            return None
+        label, model = self.label, self._charm.model
+        return OwnedState(
+            content=dict(held),
+            id=info["id"],
+            revision=info["revision"],
+            rotate=ops.SecretRotate(info["rotate"]),
+            load=lambda: model.get_secret(label=label),
+        )
+
+    def ensure(
+        self, rotate: ops.SecretRotate | None, held: Mapping[str, str] | None = None
+    ) -> OwnedState:
         """Get the secret, creating it (leader) and keeping its rotate policy (leader).
 
         Args:
             rotate: the wanted rotate policy; None leaves the policy alone.
+            held: the content the workload holds, if known (see :meth:`get`).
 
         Raises:
             WaitingError: on a non-leader before the leader created the secret.
         """
         leader = self._charm.unit.is_leader()
-        state = self.get()
+        state = self.get(held)
         if state is None:
             if not leader:
                 raise WaitingError(f"waiting for the leader to create {self.label}")
@@ -281,7 +337,7 @@ class OwnedSecret:
                 rotate=rotate,
             )
             state = OwnedState(
-                secret=secret, content=content, id=secret.id, revision=1, rotate=rotate
+                content=content, id=secret.id, revision=1, rotate=rotate, handle=secret
             )
             _hook_states(self._charm)[self.label] = state
             self._remember(state)
@@ -314,7 +370,8 @@ class OwnedSecret:
         if memo is None or state.id is None or state.revision is None or state.published:
             return
         rotate = (state.rotate or ops.SecretRotate.NEVER).value
-        info = {"id": state.id, "revision": state.revision, "rotate": rotate}
+        digest = _digest(self.label, state.revision, state.content)
+        info = {"id": state.id, "revision": state.revision, "rotate": rotate, "digest": digest}
         memo[f"secret:{self.label}"] = json.dumps(info, sort_keys=True)
 
     def remove(self) -> bool:
@@ -369,6 +426,16 @@ def leader_memo(charm: ops.CharmBase) -> MutableMapping[str, str] | None:
     ``relation-get`` of our own databag, a ``secret-info-get``). Without one, every hook reads.
     """
     return getattr(getattr(charm, "leader_memo", None), "values", None)
+
+
+def _digest(label: str, revision: int, content: Mapping[str, str]) -> str:
+    """A one-way digest of an owned secret's content at ``revision``, for the leader's memo.
+
+    The generated content is random tokens (128 bits or more), so the digest reveals nothing;
+    the label and revision make it differ between secrets and revisions.
+    """
+    blob = json.dumps([label, revision, dict(sorted(content.items()))]).encode()
+    return hashlib.sha256(b"charmarr-owned\0" + blob).hexdigest()
 
 
 def _newly_elected() -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -325,43 +325,124 @@ def credential_hash(name: str, secrets: Mapping[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Payload builders
+# Credentials read only when an entry is written
 # ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
+class SecretSource:
+    """Where an entry's credentials come from: a consumed secret, read only when needed.
+
+    A consumer's ``secret-get`` answers the revision it tracks, and that changes only when
+    it reads with ``refresh`` (on ``secret-changed``). So once the charm recorded a proof
+    (:func:`proof`) that it applied the content it read for ``basis`` (the secret's ID,
+    and whatever else the applied value depends on), every later hook for the same basis
+    would read the same content: the entry needs no ``secret-get`` unless a plain field
+    changed. A ``fresh`` source (this hook may bring a new revision) is always read.
+    """
+
+    basis: str
+    """The secret's ID (plus any plain input the applied value depends on)."""
+    read: Callable[[], Mapping[str, str]] = field(repr=False, compare=False)
+    """The secret's content; raises a :class:`~charmarr_common.errors.CharmarrError`."""
+    fresh: bool = False
+    """Read whatever the proof says (the hook is ``secret-changed``)."""
+
+    @classmethod
+    def known(cls, content: Mapping[str, str]) -> SecretSource:
+        """Content already in hand: always compared through its fingerprint."""
+        return cls(basis="", read=lambda: content, fresh=True)
+
+
+def proof(name: str, content: Mapping[str, Any], basis: str) -> str:
+    """What the charm records once it applied ``content`` read for ``basis``."""
+    return f"{credential_hash(name, content)}@{basis}"
+
+
+def proven(recorded: str | None, source: SecretSource) -> bool:
+    """Whether ``recorded`` proves the workload holds what ``source`` would read now."""
+    return (
+        not source.fresh
+        and bool(source.basis)
+        and recorded is not None
+        and recorded.endswith(f"@{source.basis}")
+    )
+
+
+def _source(credentials: Mapping[str, str] | SecretSource) -> SecretSource:
+    if isinstance(credentials, SecretSource):
+        return credentials
+    return SecretSource.known(dict(credentials))
+
+
+# ---------------------------------------------------------------------------------------------
+# Payload builders
+# ---------------------------------------------------------------------------------------------
+
+
 class Desired:
     """One managed entry as the charm wants it.
 
-    ``payload`` is what a POST sends (secret fields included); ``secret_fields`` name the
-    fields compared through :func:`credential_hash` instead of by value.
+    ``plain`` is the entry without its credentials, compared by value; ``secret_fields``
+    maps each credential field to its key in the secret, compared through the proof the
+    caller recorded when it last applied them (the app masks them on GET). The secret is
+    read only when the entry is written or the proof does not cover this hook.
     """
 
-    payload: dict[str, Any]
-    secret_fields: tuple[str, ...] = ()
+    def __init__(
+        self,
+        plain: dict[str, Any],
+        secret_fields: Mapping[str, str] | None = None,
+        source: SecretSource | None = None,
+    ):
+        self.plain = plain
+        self.secret_fields = dict(secret_fields or {})
+        self.source = source
+        self._credentials: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"Desired({self.name!r})"
 
     @property
     def name(self) -> str:
         """The entry's display name."""
-        return str(self.payload["name"])
+        return str(self.plain["name"])
 
     @property
     def plain_fields(self) -> dict[str, Any]:
         """Managed fields compared by value."""
-        values = field_values(self.payload)
-        return {k: v for k, v in values.items() if k not in self.secret_fields}
+        return field_values(self.plain)
+
+    def credentials(self) -> dict[str, Any]:
+        """The credential fields' values (the secret read once; may raise CharmarrError)."""
+        if self._credentials is None:
+            content = self.source.read() if self.source else {}
+            self._credentials = {f: content[key] for f, key in self.secret_fields.items()}
+        return self._credentials
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """What a POST sends: the plain entry with its credentials."""
+        return {**self.plain, "fields": merge_fields(self.plain["fields"], self.credentials())}
 
     @property
     def secret_values(self) -> tuple[str, ...]:
         """The credential values, to keep out of any message."""
-        values = field_values(self.payload)
-        return tuple(str(values[k]) for k in self.secret_fields if values.get(k))
+        return tuple(str(v) for v in self.credentials().values() if v)
 
     @property
     def fingerprint(self) -> str:
-        """The hash of the secret fields' values."""
-        values = field_values(self.payload)
-        return credential_hash(self.name, {k: values.get(k) for k in self.secret_fields})
+        """The proof to record once the credentials are applied."""
+        basis = self.source.basis if self.source else ""
+        return proof(self.name, self.credentials(), basis)
+
+    def applied_as(self, recorded: str | None) -> bool:
+        """Whether ``recorded`` shows the workload holds these credentials."""
+        if not self.secret_fields:
+            return True
+        if self.source is not None and proven(recorded, self.source):
+            return True
+        return recorded == self.fingerprint
 
 
 DOWNLOAD_CLIENT_IMPLEMENTATIONS: Mapping[str, tuple[str, str]] = {
@@ -378,20 +459,20 @@ def download_client(
     kind: str,
     url: str,
     category: str,
-    credentials: Mapping[str, str],
+    credentials: Mapping[str, str] | SecretSource,
 ) -> Desired:
-    """A QBittorrent or Sabnzbd download client in Radarr/Sonarr."""
+    """A QBittorrent or Sabnzbd download client in Radarr/Sonarr.
+
+    ``credentials``: qBittorrent's ``username``/``password`` or SABnzbd's ``api-key``.
+    """
     implementation, protocol = DOWNLOAD_CLIENT_IMPLEMENTATIONS[kind]
     host, port, ssl, base = split_url(url)
     values: dict[str, Any] = {"host": host, "port": port, "useSsl": ssl, "urlBase": base}
-    if kind == "qbittorrent":
-        values["username"] = credentials["username"]
-        values["password"] = credentials["password"]
-        secret_fields: tuple[str, ...] = ("password",)
-    else:
-        values["apiKey"] = credentials["api-key"]
-        secret_fields = ("apiKey",)
     values[app.category_field] = category
+    if kind == "qbittorrent":
+        secret_fields = {"username": "username", "password": "password"}
+    else:
+        secret_fields = {"apiKey": "api-key"}
     payload = {
         "name": name,
         "implementation": implementation,
@@ -404,14 +485,19 @@ def download_client(
         "tags": [],
         "fields": _fields(values),
     }
-    return Desired(payload, secret_fields)
+    return Desired(payload, secret_fields, _source(credentials))
 
 
-def plex_notification(app: MediaManager, *, name: str, url: str, token: str) -> Desired:
-    """A "Plex Media Server" connection that updates the library on import/upgrade/rename."""
+def plex_notification(
+    app: MediaManager, *, name: str, url: str, credentials: Mapping[str, str] | SecretSource
+) -> Desired:
+    """A "Plex Media Server" connection that updates the library on import/upgrade/rename.
+
+    ``credentials``: Plex's ``token``.
+    """
     del app  # the same in Radarr and Sonarr
     host, port, ssl, _ = split_url(url)
-    values = {"host": host, "port": port, "useSsl": ssl, "authToken": token, "updateLibrary": True}
+    values = {"host": host, "port": port, "useSsl": ssl, "updateLibrary": True}
     payload = {
         "name": name,
         "implementation": "PlexServer",
@@ -424,17 +510,24 @@ def plex_notification(app: MediaManager, *, name: str, url: str, token: str) -> 
         "tags": [],
         "fields": _fields(values),
     }
-    return Desired(payload, ("authToken",))
+    return Desired(payload, {"authToken": "token"}, _source(credentials))
 
 
 def prowlarr_application(
-    target: MediaManager, *, name: str, prowlarr_url: str, base_url: str, api_key: str
+    target: MediaManager,
+    *,
+    name: str,
+    prowlarr_url: str,
+    base_url: str,
+    credentials: Mapping[str, str] | SecretSource,
 ) -> Desired:
-    """A Prowlarr application that syncs indexers to Radarr/Sonarr (full sync)."""
+    """A Prowlarr application that syncs indexers to Radarr/Sonarr (full sync).
+
+    ``credentials``: the target's ``api-key``.
+    """
     values = {
         "prowlarrUrl": prowlarr_url,
         "baseUrl": base_url,
-        "apiKey": api_key,
         "syncCategories": list(target.sync_categories),
     }
     payload = {
@@ -445,7 +538,7 @@ def prowlarr_application(
         "tags": [],
         "fields": _fields(values),
     }
-    return Desired(payload, ("apiKey",))
+    return Desired(payload, {"apiKey": "api-key"}, _source(credentials))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -456,10 +549,14 @@ def prowlarr_application(
 def differs(existing: Mapping[str, Any], desired: Desired, applied: str | None) -> bool:
     """Whether ``existing`` must be updated: a managed value differs or the credential changed.
 
-    Masked values are never compared: credentials are compared through the fingerprint the
-    caller recorded when it last applied them (``applied``).
+    Masked values are never compared: credentials are judged by the proof the caller
+    recorded when it last applied them (``applied``), reading the secret only when the
+    proof does not cover this hook (:meth:`Desired.applied_as`).
+
+    Raises:
+        CharmarrError: the secret had to be read and could not be.
     """
-    for key, value in desired.payload.items():
+    for key, value in desired.plain.items():
         if key in ("fields", "tags"):
             continue
         if existing.get(key) != value:
@@ -467,7 +564,7 @@ def differs(existing: Mapping[str, Any], desired: Desired, applied: str | None) 
     current = field_values(existing)
     if any(current.get(k) != v for k, v in desired.plain_fields.items()):
         return True
-    return bool(desired.secret_fields) and applied != desired.fingerprint
+    return not desired.applied_as(applied)
 
 
 @dataclass
@@ -479,6 +576,8 @@ class SyncResult:
     deleted: list[str] = field(default_factory=list)
     refused: list[RefusedError] = field(default_factory=list)
     """Entries the app would not save (created or updated on a later hook)."""
+    unreadable: list[CharmarrError] = field(default_factory=list)
+    """Why an entry's secret could not be read (the entry is kept as it is)."""
 
     @property
     def changed(self) -> bool:
@@ -500,41 +599,67 @@ def sync_entries(
         client: the app holding the entries.
         resource: e.g. :data:`DOWNLOAD_CLIENTS`.
         wanted: managed name -> desired entry, one per usable live relation.
-        applied: ``"<resource>/<name>" -> fingerprint`` of the credentials last applied;
-            updated in place (the caller persists it, outside any databag).
+        applied: ``"<resource>/<name>" ->`` the proof (:func:`proof`) of the credentials
+            last applied; updated in place (the caller persists it, outside any databag).
         keep: managed names whose relation is live but unusable right now (invalid data,
             secret not granted yet): neither updated nor deleted.
 
     Entries whose name lacks the managed marker are the user's and are never touched. An
     entry the app refuses (:class:`RefusedError`) is left out of ``applied`` and listed in
-    the result's ``refused``; the others are still synced.
+    the result's ``refused``; one whose secret cannot be read is kept as it is and its
+    reason listed in ``unreadable``; the others are still synced. Either way its proof is
+    dropped, so the next hook reads its secret again.
     """
     kept = set(keep)
+    result = SyncResult()
+
+    def failed(desired: Desired, error: CharmarrError) -> None:
+        # Its proof no longer covers what the next hook would read: it reads again.
+        applied.pop(f"{resource}/{desired.name}", None)
+        if isinstance(error, RefusedError):
+            result.refused.append(error)
+        else:  # its secret could not be read: the entry stays as it is
+            result.unreadable.append(error)
+            kept.add(desired.name)
+
+    def must_update(entry: Mapping[str, Any], desired: Desired) -> bool:
+        try:
+            return differs(entry, desired, applied.get(f"{resource}/{desired.name}"))
+        except CharmarrError as e:
+            failed(desired, e)
+            return False
+
     existing = client.list(resource)
     plan = cleanup.plan(
-        wanted,
-        existing,
-        name_of=lambda e: str(e.get("name", "")),
-        differs=lambda e, d: differs(e, d, applied.get(f"{resource}/{d.name}")),
+        wanted, existing, name_of=lambda e: str(e.get("name", "")), differs=must_update
     )
-    result = SyncResult()
     for name, desired in plan.create.items():
         try:
-            client.create(resource, desired.payload, secrets=desired.secret_values)
+            payload = desired.payload
+        except CharmarrError as e:
+            failed(desired, e)
+            continue
+        try:
+            client.create(resource, payload, secrets=desired.secret_values)
         except RefusedError as e:
-            result.refused.append(e)
+            failed(desired, e)
             continue
         _record(applied, resource, desired)
         result.created.append(name)
     for name, (entry, desired) in plan.update.items():
         body = {k: v for k, v in entry.items() if k != "fields"}
-        body.update({k: v for k, v in desired.payload.items() if k != "fields"})
+        body.update({k: v for k, v in desired.plain.items() if k != "fields"})
         body["id"] = entry["id"]
-        body["fields"] = merge_fields(entry.get("fields") or [], field_values(desired.payload))
+        try:
+            values = {**desired.plain_fields, **desired.credentials()}
+        except CharmarrError as e:
+            failed(desired, e)
+            continue
+        body["fields"] = merge_fields(entry.get("fields") or [], values)
         try:
             client.update(resource, entry["id"], body, secrets=desired.secret_values)
         except RefusedError as e:
-            result.refused.append(e)
+            failed(desired, e)
             continue
         _record(applied, resource, desired)
         result.updated.append(name)

@@ -20,13 +20,16 @@
   :class:`~.servarr.MediaManager` table: media-indexer requirer (publish, check Prowlarr
   lists us), download clients, Plex notifications and the root folder.
 
-What a charm applied to its workload's credential fields is tracked as fingerprints in
-``/config/.charmarr-applied.json`` (see :func:`~.servarr.credential_hash`): not a databag,
-no secret content, and it lives and dies with the workload's own database.
+What a charm applied to its workload's credential fields is tracked as proofs in
+``/config/.charmarr-applied.json`` (see :func:`~.servarr.proof`): not a databag, no secret
+content, and it lives and dies with the workload's own database. A proof names the secret
+ID it was read from, so a full reconcile reads a consumed secret only when an entry must be
+written or the hook is ``secret-changed`` (:class:`~.servarr.SecretSource`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -61,6 +64,7 @@ from charmarr_interfaces.media_server import TOKEN, MediaServerRequirer
 from charmarr_interfaces.secret_ids import (
     OwnedSecret,
     OwnedState,
+    check_secret_id,
     read_consumed_secret,
 )
 
@@ -276,11 +280,13 @@ class ArrCharm(CharmarrCharm):
 
     def converge(self, report: Report) -> None:
         """The key secret and its publication, the pod, the workload, then the wiring."""
-        key_state = self.ensure_owned(self.key_secret, API_KEY)
+        current = self._read_config_xml()
+        held = self._held_key(current)
+        key_state = self.ensure_owned(self.key_secret, API_KEY, held=held)
         api_key = key_state.content[API_KEY]
         report.attempt(self._publish, key_state)
         report.attempt(self._ensure_pod)
-        self._ensure_workload(api_key)
+        self._ensure_workload(api_key, current)
         self._api_key = api_key
         client = self.local_client(api_key)
         self._check_workload(client)
@@ -306,9 +312,31 @@ class ArrCharm(CharmarrCharm):
 
     # -- workload ------------------------------------------------------------------------------
 
-    def _ensure_workload(self, api_key: str) -> None:
+    def _read_config_xml(self) -> str | pebble.Error | None:
+        """config.xml's text (None: no such file), or why Pebble could not give it.
+
+        Read before the key secret, whose creation and publication do not wait for Pebble.
+        """
+        try:
+            return pull_text(self.container, CONFIG_XML)
+        except pebble.Error as e:
+            return e
+
+    @staticmethod
+    def _held_key(current: str | pebble.Error | None) -> dict[str, str] | None:
+        """The key config.xml holds, for the leader's memo to vouch for (no secret-get)."""
+        if current is None or isinstance(current, pebble.Error):
+            return None
+        try:
+            key = read_api_key(current)
+        except ConfigXmlError:
+            return None
+        return {API_KEY: key} if key else None
+
+    def _ensure_workload(self, api_key: str, current: str | pebble.Error | None) -> None:
         """config.xml before the first start, the layer, a restart if the key changed."""
-        current = pull_text(self.container, CONFIG_XML)
+        if isinstance(current, pebble.Error):
+            raise current
         if current is None:
             self._own_config_dir()
         base = self.ingress.base_path
@@ -406,12 +434,13 @@ class ArrCharm(CharmarrCharm):
         secret_of: Callable[[Any], tuple[str, tuple[str, ...]]],
         keep: set[str],
         report: Report,
-    ) -> Iterator[tuple[RemoteData[Any], dict[str, str]]]:
-        """Each related app's data with the content of the secret it shares.
+    ) -> Iterator[tuple[RemoteData[Any], servarr.SecretSource]]:
+        """Each related app's data with the secret it shares, read only if needed.
 
         ``secret_of(data)`` names the secret ID and its required keys. A relation whose
-        data or secret cannot be read becomes a problem, and its managed entry is kept
-        (added to ``keep``) until it can.
+        data or secret ID is unusable becomes a problem, and its managed entry is kept
+        (added to ``keep``) until it is usable; so does one whose secret cannot be read
+        when it must be (:attr:`~.servarr.SyncResult.unreadable`).
         """
         for remote in endpoint.read():
             if isinstance(remote, InvalidRelationData):
@@ -419,19 +448,26 @@ class ArrCharm(CharmarrCharm):
                 keep.add(managed_name(remote.relation.app.name))
                 continue
             secret_id, keys = secret_of(remote.data)
+            where = f"{remote.app_name} ({endpoint.endpoint})"
             try:
-                content = read_consumed_secret(
-                    self.model,
-                    secret_id,
-                    keys,
-                    source=f"{remote.app_name} ({endpoint.endpoint})",
-                    refresh=self.refresh,
-                )
+                check_secret_id(secret_id, source=where)
             except CharmarrError as e:
                 report.add(e)
                 keep.add(managed_name(remote.app_name))
                 continue
-            yield remote, content
+            yield remote, self.consumed_secret(secret_id, keys, where)
+
+    def consumed_secret(
+        self, secret_id: str, keys: tuple[str, ...], where: str
+    ) -> servarr.SecretSource:
+        """A secret a related app granted, to read only when its content is needed.
+
+        On ``secret-changed`` (:attr:`refresh`) it is always read, with refresh.
+        """
+        read = functools.partial(
+            read_consumed_secret, self.model, secret_id, keys, source=where, refresh=self.refresh
+        )
+        return servarr.SecretSource(basis=secret_id, read=read, fresh=self.refresh)
 
     def _waiting_for_data(
         self, endpoint: Endpoint[Any], wanted: dict[str, Any], keep: set[str], report: Report
@@ -468,7 +504,9 @@ class ArrCharm(CharmarrCharm):
         ``action`` names what the user must do for a refusal (Blocked); without one the
         cause is taken as passing (a peer starting, a category on its way): Waiting, and
         the next hook tries again (a reconcile that did not end Active is never skipped).
+        A secret that could not be read for an entry is reported as it is.
         """
+        report.add(*result.unreadable)
         for error in result.refused:
             reasons = "; ".join(error.failures) or "no reason given"
             text = f"{self.servarr.name} refused {what} {error.entry}: {reasons}"
@@ -598,7 +636,7 @@ class MediaManagerCharm(ArrCharm):
     def _wire_download_clients(self, client: servarr.ServarrClient, report: Report) -> None:
         wanted: dict[str, servarr.Desired] = {}
         keep: set[str] = set()
-        for remote, credentials in self._with_secrets(
+        for remote, source in self._with_secrets(
             self.download_clients,
             lambda data: (data.credentials_secret_id, CREDENTIAL_KEYS[data.kind]),
             keep,
@@ -611,7 +649,7 @@ class MediaManagerCharm(ArrCharm):
                 kind=remote.data.kind,
                 url=remote.data.url,
                 category=self.app.name,
-                credentials=credentials,
+                credentials=source,
             )
         self._waiting_for_data(self.download_clients, wanted, keep, report)
         result = servarr.sync_entries(
@@ -624,13 +662,12 @@ class MediaManagerCharm(ArrCharm):
     def _wire_media_servers(self, client: servarr.ServarrClient, report: Report) -> None:
         wanted: dict[str, servarr.Desired] = {}
         keep: set[str] = set()
-        for remote, content in self._with_secrets(
+        for remote, source in self._with_secrets(
             self.media_servers, lambda data: (data.token_secret_id, (TOKEN,)), keep, report
         ):
             name = managed_name(remote.app_name)
-            token = content[TOKEN]
             wanted[name] = servarr.plex_notification(
-                self.servarr, name=name, url=remote.data.url, token=token
+                self.servarr, name=name, url=remote.data.url, credentials=source
             )
         self._waiting_for_data(self.media_servers, wanted, keep, report)
         result = servarr.sync_entries(
@@ -650,16 +687,11 @@ class MediaManagerCharm(ArrCharm):
     def _check_synced_indexers(
         self, client: servarr.ServarrClient, prowlarr: str, url: str, key: str
     ) -> None:
-        """Once per Prowlarr key: the indexers Prowlarr synced here pass this app's own test.
+        """The indexers Prowlarr synced here pass this app's own test.
 
         The app masks their key, so only its test (which calls Prowlarr with the stored
         key) shows whether Prowlarr's sync brought the current one.
         """
-        record = f"{servarr.INDEXERS}/{prowlarr}"
-        fingerprint = servarr.credential_hash(record, {API_KEY: key})
-        applied = self.applied()
-        if applied.get(record) == fingerprint:
-            return
         base = url.rstrip("/") + "/"
         stale: list[str] = []
         for entry in client.list(servarr.INDEXERS):
@@ -679,39 +711,56 @@ class MediaManagerCharm(ArrCharm):
                 f"{self.servarr.name} hold an old {prowlarr} key; waiting for {prowlarr} to "
                 "sync its current key"
             )
-        applied[record] = fingerprint
 
     def _check_indexer(self, client: servarr.ServarrClient, report: Report) -> None:
-        """Prowlarr lists this app (checked with Prowlarr's key, so its rotation shows)."""
+        """Prowlarr lists this app, and its synced indexers hold its current key.
+
+        Checked with Prowlarr's key, once per key and URL (recorded like an applied
+        credential): Prowlarr's rotation reaches this app as ``secret-changed``, which
+        checks again.
+        """
         relations = self.indexer.relations
         if not relations:
+            applied = self.applied()
+            for record in [k for k in applied if k.startswith(f"{servarr.INDEXERS}/")]:
+                del applied[record]
             return
         endpoint = self.indexer.endpoint
         for remote in self.indexer.read():
             if isinstance(remote, InvalidRelationData):
                 raise CharmarrError(remote.message)
             prowlarr = remote.app_name
-            key = read_consumed_secret(
-                self.model,
-                remote.data.api_key_secret_id,
-                (API_KEY,),
-                source=f"{prowlarr} ({endpoint})",
-                refresh=self.refresh,
-            )[API_KEY]
-            api = servarr.ServarrClient(remote.data.url, servarr.PROWLARR, key, name=prowlarr)
-            try:
-                applications = api.list(servarr.APPLICATIONS)
-            except WorkloadHttpError as e:
-                if e.http_status in (401, 403):
-                    raise WaitingError(
-                        f"{prowlarr} rejected the key it shared; waiting for its new key"
-                    ) from None
-                raise
-            mine = managed_name(self.app.name)
-            if not any(a.get("name") == mine for a in applications):
-                raise WaitingError(f"waiting for {prowlarr} to register {self.app.name}")
-            self._check_synced_indexers(client, prowlarr, remote.data.url, key)
+            where = f"{prowlarr} ({endpoint})"
+            check_secret_id(remote.data.api_key_secret_id, source=where)
+            url = remote.data.url
+            record = f"{servarr.INDEXERS}/{prowlarr}"
+            source = self.consumed_secret(remote.data.api_key_secret_id, (API_KEY,), where)
+            source = servarr.SecretSource(f"{source.basis} {url}", source.read, source.fresh)
+            applied = self.applied()
+            if not servarr.proven(applied.get(record), source):
+                applied.pop(record, None)  # until the check passes, every hook checks
+                content = source.read()
+                self._check_registered(client, prowlarr, url, content[API_KEY])
+                applied[record] = servarr.proof(record, {API_KEY: content[API_KEY]}, source.basis)
             report.note(f"registered with {prowlarr}", first=True)
             return
         app = relations[0].app.name if relations[0].app else "prowlarr"
         raise WaitingError(f"waiting for {app} to publish on {endpoint}")
+
+    def _check_registered(
+        self, client: servarr.ServarrClient, prowlarr: str, url: str, key: str
+    ) -> None:
+        """Prowlarr (at ``url``, with ``key``) lists this app and synced it its key."""
+        api = servarr.ServarrClient(url, servarr.PROWLARR, key, name=prowlarr)
+        try:
+            applications = api.list(servarr.APPLICATIONS)
+        except WorkloadHttpError as e:
+            if e.http_status in (401, 403):
+                raise WaitingError(
+                    f"{prowlarr} rejected the key it shared; waiting for its new key"
+                ) from None
+            raise
+        mine = managed_name(self.app.name)
+        if not any(a.get("name") == mine for a in applications):
+            raise WaitingError(f"waiting for {prowlarr} to register {self.app.name}")
+        self._check_synced_indexers(client, prowlarr, url, key)

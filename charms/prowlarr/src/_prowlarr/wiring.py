@@ -8,15 +8,18 @@ from charmarr_servarr import api as servarr
 
 
 def application(
-    remote_app: str, kind: str, base_url: str, api_key: str, prowlarr_url: str
+    remote_app: str, kind: str, base_url: str, key: servarr.SecretSource, prowlarr_url: str
 ) -> servarr.Desired:
-    """The Prowlarr application that syncs indexers to one related Radarr or Sonarr."""
+    """The Prowlarr application that syncs indexers to one related Radarr or Sonarr.
+
+    ``key``: the secret holding that app's ``api-key`` (read only if the entry is written).
+    """
     return servarr.prowlarr_application(
         servarr.MEDIA_MANAGERS[kind],
         name=managed_name(remote_app),
         prowlarr_url=prowlarr_url,
         base_url=base_url,
-        api_key=api_key,
+        credentials=key,
     )
 
 

@@ -30,7 +30,7 @@ def test_prowlarr_syncs_radarr_categories():
         name="radarr (juju)",
         prowlarr_url="http://p:9696",
         base_url="http://x:7878",
-        api_key="k" * 32,
+        credentials={"api-key": "k" * 32},
     )
     assert desired.payload["implementation"] == "Radarr"
     assert servarr.field_values(desired.payload)["syncCategories"][0] == 2000

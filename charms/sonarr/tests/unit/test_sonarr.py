@@ -30,7 +30,7 @@ def test_prowlarr_syncs_sonarr_categories():
         name="sonarr (juju)",
         prowlarr_url="http://p:9696",
         base_url="http://x:8989",
-        api_key="k" * 32,
+        credentials={"api-key": "k" * 32},
     )
     assert desired.payload["implementation"] == "Sonarr"
     assert servarr.field_values(desired.payload)["syncCategories"][0] == 5000
