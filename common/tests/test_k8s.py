@@ -191,6 +191,7 @@ def test_service_account_token_and_ca_are_used(tmp_path, fake_network):
     (tmp_path / "ca.crt").write_text(Path(certifi.where()).read_text())  # a real PEM bundle
     api = k8s.KubernetesApi("media", account=tmp_path)
     fake = fake_network.kubernetes
+    fake.token = "tok"
     assert api.pvc_exists("x") is False
     assert fake.requests[0].headers["Authorization"] == "Bearer tok"
     assert fake.requests[0].cafile == str(tmp_path / "ca.crt")

@@ -21,6 +21,7 @@ from charmarr_testing.fakes import FakeNetwork
 
 HEAVY = ("lightkube", "httpx2", "httpcore2")
 charm = sys.argv[1]
+hook_cost.hook_environment()  # the pod's service account, as in the tests' own process
 charms_under_test.load_charm(charm)  # src/charm.py and all it imports
 at_import = sorted(m for m in sys.modules if m.split(".")[0] in HEAVY)
 network = FakeNetwork()

@@ -130,12 +130,11 @@ class KubernetesApi:
     ``http_status`` set), :class:`WorkloadUnreachableError` when nothing answered.
     """
 
-    def __init__(
-        self, namespace: str, *, base_url: str = API_URL, account: Path = SERVICE_ACCOUNT
-    ):
+    def __init__(self, namespace: str, *, base_url: str = API_URL, account: Path | None = None):
         self.namespace = namespace
         self.base_url = base_url
-        self.account = account
+        self.account = SERVICE_ACCOUNT if account is None else account
+        """Where the kubelet mounts the pod's service account (token, ``ca.crt``)."""
         self._client: Any = None
 
     @property

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from charmarr_common.http import Request, Response
@@ -35,6 +36,25 @@ API_SERVICE = "10.152.183.1"
 """The ``default/kubernetes`` Service's cluster IP (MicroK8s' service CIDR)."""
 API_ENDPOINT = ("192.168.1.20", 16443)
 """The API server behind ``default/kubernetes`` (MicroK8s serves it on the node, 16443)."""
+SERVICE_ACCOUNT_TOKEN = "charmarr-test-service-account-token"
+"""The bearer token the kubelet mounts in every pod and this API server accepts."""
+CLUSTER_CA = Path(__file__).with_name("cluster-ca.crt")
+"""A self-signed CA (made with ``openssl req -x509``) standing for the cluster's."""
+
+
+def write_service_account(directory: Path, namespace: str = "media") -> Path:
+    """What the kubelet mounts at ``/var/run/secrets/kubernetes.io/serviceaccount``.
+
+    ``token``, ``ca.crt`` and ``namespace`` (kubernetes pkg/kubelet: the projected
+    ``kube-api-access-*`` volume). ``charmarr_common.k8s`` reads the first two, so its
+    client trusts only the cluster's CA, as in a pod.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "token").write_text(SERVICE_ACCOUNT_TOKEN)
+    (directory / "ca.crt").write_bytes(CLUSTER_CA.read_bytes())
+    (directory / "namespace").write_text(namespace)
+    return directory
+
 
 LISTS = {
     "nodes": "/api/v1/nodes",
@@ -122,6 +142,8 @@ class FakeKubernetes(FakeApp):
     def __init__(self) -> None:
         super().__init__()
         self.pvcs: set[str] = {DEFAULT_PVC}
+        self.token = SERVICE_ACCOUNT_TOKEN
+        """The bearer token it accepts (the pod's service account's)."""
         self.forbidden = False
         self.forbidden_resources: set[str] = set()
         self.applied: dict[str, dict[str, Any]] = {}
@@ -255,6 +277,14 @@ class FakeKubernetes(FakeApp):
 
     def handle(self, request: Request) -> Response:
         """Serve the reads, the apply, and the generic store's create/replace/delete."""
+        # mirrors kubernetes staging/src/k8s.io/apiserver/pkg/endpoints/filters/
+        # authentication.go: a bearer token the server does not know is 401; no token at all
+        # is system:anonymous, which RBAC then forbids (403)
+        bearer = request.headers.get("Authorization", "")
+        if not bearer:
+            return status(403, "Forbidden", 'forbidden: User "system:anonymous" cannot do that')
+        if bearer != f"Bearer {self.token}":
+            return status(401, "Unauthorized", "Unauthorized")
         if self.forbidden:
             return status(403, "Forbidden", "forbidden: the service account lacks RBAC")
         for kind, path in LISTS.items():

@@ -7,6 +7,7 @@ a request to an address nobody serves fails like a closed port. Use it with
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +30,10 @@ class FakeNetwork:
     def __init__(self, *, cluster: bool = True) -> None:
         self.apps: dict[str, Callable[[Request], Response]] = {}
         self.requests: list[Request] = []
+        self.cpu_seconds = 0.0
+        """CPU the fakes spent answering (a fake calling another counted once): what a
+        measurement of the charm's own CPU subtracts, since here they share its process."""
+        self._depth = 0
         if cluster:
             # One API server, by name and at the address the kubelet gives every pod.
             kubernetes = FakeKubernetes()
@@ -56,4 +61,11 @@ class FakeNetwork:
         app = self.apps.get(address)
         if app is None:
             raise ConnectionRefusedError(f"fake network: nothing serves {address}")
-        return app(request)
+        self._depth += 1
+        start = time.process_time()
+        try:
+            return app(request)
+        finally:
+            self._depth -= 1
+            if not self._depth:
+                self.cpu_seconds += time.process_time() - start

@@ -23,9 +23,11 @@ does for a secret that exists but was not granted).
 
 from __future__ import annotations
 
+import tempfile
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -264,15 +266,20 @@ def _hook_environment():
 
     Juju sets ``JUJU_API_ADDRESSES`` from the agent's configuration (worker/uniter/runner/
     context/context.go); the kubelet sets ``KUBERNETES_SERVICE_HOST``/``PORT`` in every
-    container. ``ops.testing`` sets neither; the kill switch needs both. Session-wide, so
-    that session fixtures (the deployed stack) see it too.
+    container, and mounts the pod's service account (token and the cluster's CA) where
+    ``charmarr_common.k8s`` reads it. ``ops.testing`` gives none of them; the kill switch
+    needs them all. Session-wide, so that session fixtures (the deployed stack) see it too.
     """
-    from .fake_k8s import API_SERVICE
+    import charmarr_common.k8s
 
-    with pytest.MonkeyPatch.context() as patch:
+    from .fake_k8s import API_SERVICE, write_service_account
+
+    with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory() as pod:
         patch.setenv("JUJU_API_ADDRESSES", JUJU_API_ADDRESSES)
         patch.setenv("KUBERNETES_SERVICE_HOST", API_SERVICE)
         patch.setenv("KUBERNETES_SERVICE_PORT", "443")
+        account = write_service_account(Path(pod) / "serviceaccount")
+        patch.setattr(charmarr_common.k8s, "SERVICE_ACCOUNT", account)
         yield
 
 
