@@ -31,6 +31,23 @@ def test_hook_tool_calls_within_budget(cost):
     assert cost.hook_tool_total <= MAX_HOOK_TOOLS, cost.hook_tools
 
 
+CONVERGED_FLOOR = {"is-leader": 1, "status-set": 1}
+"""A converged leader's update-status that only checks liveness (``reconcile.Convergence``):
+the leadership it needs to trust its memo and the status it keeps; nothing read again."""
+
+
+CONVERGING = sorted(set(charm_dirs()) - {"gluetun", "plex"})
+"""The charms whose converged update-status only checks liveness (Gluetun and Plex reconcile
+fully every time, README "How the charms stay cheap")."""
+
+
+@pytest.mark.parametrize("charm", CONVERGING)
+def test_a_converged_update_status_stays_at_the_floor(charm):
+    cost = measure(charm, "update-status")
+    assert cost.status.startswith("active"), cost.status
+    assert cost.hook_tools == CONVERGED_FLOOR
+
+
 def test_at_most_one_secret_get_per_secret(cost):
     assert cost.hook_tools.get("secret-get", 0) <= cost.secrets_in_state, cost.hook_tools
     assert not set(cost.hook_tools) & {"secret-add", "secret-set", "secret-grant", "secret-remove"}

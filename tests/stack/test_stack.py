@@ -500,9 +500,9 @@ def test_user_secrets_granted_late_then_updated(stack: Stack):
     assert stack.violations == []
 
 
-def test_an_expired_claim_token_blocks_until_the_user_updates_it(stack: Stack):
-    claim_token = stack.plex_tv.issue_claim_token()
-    stack.plex_tv.expire(claim_token)
+def _plex_and_radarr(stack: Stack, claim_token: str) -> str:
+    """Plex (claimed with ``claim_token``, in a granted user secret) related to Radarr,
+    converged; the user secret's URI."""
     claim = stack.add_user_secret({"claim-token": claim_token})
     stack.grant_secret(claim, "plex")
     stack.deploy("plex", config={"claim-token-secret": claim, "media-volume": "charmarr-media"})
@@ -510,6 +510,13 @@ def test_an_expired_claim_token_blocks_until_the_user_updates_it(stack: Stack):
     stack.integrate("plex:media-server", "radarr:media-server")
     set_up_apps(stack)
     stack.converge()
+    return claim
+
+
+def test_an_expired_claim_token_blocks_until_the_user_updates_it(stack: Stack):
+    claim_token = stack.plex_tv.issue_claim_token()
+    stack.plex_tv.expire(claim_token)
+    claim = _plex_and_radarr(stack, claim_token)
     assert stack.statuses()["plex/0"].startswith("blocked: claim failed: plex.tv rejected")
     assert f"juju update-secret {claim} claim-token=<token>" in stack.statuses()["plex/0"]
 
@@ -744,17 +751,9 @@ def test_the_harness_withholds_a_secret_that_was_not_granted(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ):
     """A consumer reads a secret only through a grant: without it, Juju's "permission denied"."""
-    import ops
-
     # as if Plex published its token's ID without granting it
     monkeypatch.setattr(ops.Secret, "grant", lambda self, relation, *, unit=None: None)
-    claim = stack.add_user_secret({"claim-token": stack.plex_tv.issue_claim_token()})
-    stack.grant_secret(claim, "plex")
-    stack.deploy("plex", config={"claim-token-secret": claim, "media-volume": "charmarr-media"})
-    stack.deploy("radarr", config={"media-volume": "charmarr-media"})
-    stack.integrate("plex:media-server", "radarr:media-server")
-    set_up_apps(stack)
-    stack.converge()
+    _plex_and_radarr(stack, stack.plex_tv.issue_claim_token())
     assert not stack.can_see("radarr", stack.owned("plex", "plex-token"))
     assert stack.statuses()["radarr/0"] == (
         "waiting: waiting for plex (media-server) to grant its secret"

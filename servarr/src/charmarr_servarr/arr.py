@@ -79,6 +79,9 @@ USER_ID = 1000
 GROUP_ID = 1000
 
 
+_URL_BASE_MEMO = "url-base"
+"""The leader's memo of the ``UrlBase`` its last reconcile wrote to config.xml."""
+
 _KEY_REFUSED = re.compile(r"invalid credentials|invalid api key", re.IGNORECASE)
 """How Radarr/Sonarr word an indexer test that Prowlarr refused for its key."""
 
@@ -268,8 +271,13 @@ class ArrCharm(CharmarrCharm):
         return super().pebble_problem(error)
 
     def _pings(self) -> bool:
-        """The anonymous ``/ping`` answers."""
-        return answers(self.local_client("").ping)
+        """The anonymous ``/ping`` answers (under the URL base the last reconcile wrote).
+
+        Only a converged leader asks, so its memo holds that base: no ``relation-ids`` of
+        the ingress endpoint in a converged ``update-status``.
+        """
+        base = self.leader_memo.values.get(_URL_BASE_MEMO)
+        return answers(self.local_client("", base).ping)
 
     # -- reconcile -----------------------------------------------------------------------------
 
@@ -300,9 +308,10 @@ class ArrCharm(CharmarrCharm):
     def _ensure_pod(self) -> None:
         """What this app needs from its own StatefulSet (nothing, for Prowlarr)."""
 
-    def local_client(self, api_key: str) -> servarr.ServarrClient:
-        """This unit's workload API."""
-        base = f"http://localhost:{self.servarr.port}{self.ingress.base_path}"
+    def local_client(self, api_key: str, url_base: str | None = None) -> servarr.ServarrClient:
+        """This unit's workload API (under ``url_base``; by default the ingress's path)."""
+        path = self.ingress.base_path if url_base is None else url_base
+        base = f"http://localhost:{self.servarr.port}{path}"
         return servarr.ServarrClient(base, self.servarr, api_key, name=self.servarr.name)
 
     @property
@@ -356,6 +365,7 @@ class ArrCharm(CharmarrCharm):
         if pushed and not restarted:
             logger.info("config.xml changed (key, port, bind address or URL base); restarting")
             self.container.restart(self.servarr.name)
+        self.leader_memo.values[_URL_BASE_MEMO] = base
 
     def _make_temp_dir(self) -> None:
         """The image's TMPDIR, before a (re)start: a new container does not have it."""
