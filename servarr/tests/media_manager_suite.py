@@ -580,6 +580,34 @@ def test_a_granted_secret_id_is_read_only_when_its_entry_is_written(ctx, fake_ne
     assert any(r.method == "PUT" for r in fake.requests[put:])
 
 
+def test_a_revision_that_arrives_while_the_app_is_down_reaches_it_later(ctx, fake_network):
+    """``secret-changed`` refreshes (Juju commits the new tracking) while the app cannot
+    take the password: later hooks must not trust the proof of the old one."""
+    state, fake = _world(fake_network)
+    first = _converged(ctx, state)
+    qbit = _relation_for(first, "qbittorrent")
+    secret_id = json.loads(qbit.remote_app_data["credentials_secret_id"])
+    secret = next(s for s in first.secrets if s.id == secret_id)
+    rotated = dataclasses.replace(
+        secret, latest_content={"username": "admin", "password": "rotated-password-3"}
+    )
+    state2 = dataclasses.replace(
+        first, secrets=[*(s for s in first.secrets if s.id != secret_id), rotated]
+    )
+    address = f"localhost:{APP.port}"
+    app = fake_network.apps[address]
+    fake_network.remove(address)  # the app restarting
+    down = ctx.run(ctx.on.secret_changed(rotated), state2)
+    assert down.unit_status.name == "waiting"
+
+    fake_network.add(address, app)
+    out = ctx.run(ctx.on.config_changed(), down)
+    assert out.unit_status.name == "active", out.unit_status
+    assert fake.field("downloadclient", "qbittorrent (juju)", "password") == "rotated-password-3"
+    settled = ctx.run(ctx.on.config_changed(), out)
+    assert settled.unit_status.name == "active"
+
+
 def test_provider_without_data_yet_is_waited_for(ctx, fake_network):
     state, fake = servarr_state(
         APP, fake_network, relations=[builders.download_client_from_client()]

@@ -211,6 +211,43 @@ class LeaderMemo(ops.Object):
 # ---------------------------------------------------------------------------------------------
 
 
+class _SecretTracking(ops.Object):
+    """Whether a new revision of a consumed or user secret may not have reached the workload.
+
+    A consumer follows a new revision by reading with ``refresh`` in ``secret-changed``;
+    Juju commits that tracking when the hook ends, and the hook ends well even when the
+    reconcile could not apply the content (the workload down, say). From then on a plain
+    ``secret-get`` answers the new revision, but what the charm recorded as applied (a
+    proof, ``charmarr_servarr.api.SecretSource``) is the old one's. So the flag is raised
+    in ``secret-changed`` and lowered only by a reconcile that ended without a problem;
+    while it is up every read refreshes and nothing is taken as applied. ``start`` and
+    ``upgrade-charm`` raise it too: on Kubernetes they follow a new pod, whose charm
+    directory (and this flag, in ops' local storage) may be new.
+    """
+
+    _stored = ops.StoredState()
+
+    def __init__(self, charm: ops.CharmBase):
+        super().__init__(charm, "secret-tracking")
+        self._stored.set_default(unsettled=False)
+
+    @property
+    def unsettled(self) -> bool:
+        """A new revision may not have reached the workload yet."""
+        return bool(self._stored.unsettled)
+
+    def raise_for(self, event: ops.EventBase) -> None:
+        """Raise the flag if ``event`` may bring a revision the workload does not hold."""
+        kinds = (ops.SecretChangedEvent, ops.StartEvent, ops.UpgradeCharmEvent)
+        if isinstance(event, kinds) and not self._stored.unsettled:
+            self._stored.unsettled = True
+
+    def settle(self) -> None:
+        """A reconcile applied everything it read: lower the flag."""
+        if self._stored.unsettled:
+            self._stored.unsettled = False
+
+
 class CharmarrCharm(ops.CharmBase):
     """The base of every Charmarr charm: observes, reconciles once, reports worst first.
 
@@ -230,7 +267,8 @@ class CharmarrCharm(ops.CharmBase):
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
         self.refresh = False
-        """Read consumed and user secrets with ``refresh`` (this hook is secret-changed)."""
+        """Read consumed and user secrets with ``refresh`` (a new revision may be out:
+        ``secret-changed``, or one whose content a reconcile has not applied yet)."""
         self.report: Report | None = None
         """What this hook's reconcile found (None until it ran)."""
         self.convergence: Convergence | None = None
@@ -240,6 +278,7 @@ class CharmarrCharm(ops.CharmBase):
         self._open_ports = True
         self._follower = standby.SecretFollower(self)
         self.leader_memo = LeaderMemo(self)
+        self._secret_tracking = _SecretTracking(self)
         """What this unit, as leader, did in earlier hooks (read by ``charmarr_interfaces``)."""
         observe_reconcile_events(self, self._on_reconcile_event)
         framework.observe(self.on.secret_changed, self._on_reconcile_event)
@@ -325,7 +364,7 @@ class CharmarrCharm(ops.CharmBase):
 
     def _on_reconcile_event(self, event: ops.EventBase) -> None:
         # Consumed and user secrets bring a new revision to track only on secret-changed.
-        self.refresh = isinstance(event, ops.SecretChangedEvent)
+        self._secret_tracking.raise_for(event)
         # The ports never change between hooks: spare update-status the opened-ports call.
         self._open_ports = not isinstance(event, ops.UpdateStatusEvent)
         if self.convergence is None or not self.convergence.skip(event):
@@ -334,6 +373,7 @@ class CharmarrCharm(ops.CharmBase):
     def reconcile(self) -> None:
         """Converge on the whole current state; record what it found in :attr:`report`."""
         self.report = report = Report()
+        self.refresh = self._secret_tracking.unsettled
         try:
             if not self.unit.is_leader():
                 self.leader_memo.forget()
@@ -349,6 +389,8 @@ class CharmarrCharm(ops.CharmBase):
             if not isinstance(e, pebble.ConnectionError):
                 logger.warning("reconcile stopped: %s", type(e).__name__)
             report.add(self.pebble_problem(e))
+        if not report.problems:
+            self._secret_tracking.settle()
 
     def _on_collect_status(self, event: ops.CollectStatusEvent) -> None:
         if self.convergence is not None and self.convergence.add_kept_status(event):
