@@ -468,16 +468,19 @@ class ArrCharm(CharmarrCharm):
             yield remote, self.consumed_secret(secret_id, keys, where)
 
     def consumed_secret(
-        self, secret_id: str, keys: tuple[str, ...], where: str
+        self, secret_id: str, keys: tuple[str, ...], where: str, *, depends_on: str = ""
     ) -> servarr.SecretSource:
         """A secret a related app granted, to read only when its content is needed.
 
-        On ``secret-changed`` (:attr:`refresh`) it is always read, with refresh.
+        ``depends_on``: a plain input the applied result depends on too (a URL), part of
+        the proof's basis. While a new revision may be out (:attr:`refresh`) it is always
+        read, with refresh.
         """
         read = functools.partial(
             read_consumed_secret, self.model, secret_id, keys, source=where, refresh=self.refresh
         )
-        return servarr.SecretSource(basis=secret_id, read=read, fresh=self.refresh)
+        basis = f"{secret_id} {depends_on}" if depends_on else secret_id
+        return servarr.SecretSource(basis=basis, read=read, fresh=self.refresh)
 
     def _waiting_for_data(
         self, endpoint: Endpoint[Any], wanted: dict[str, Any], keep: set[str], report: Report
@@ -744,8 +747,9 @@ class MediaManagerCharm(ArrCharm):
             check_secret_id(remote.data.api_key_secret_id, source=where)
             url = remote.data.url
             record = f"{servarr.INDEXERS}/{prowlarr}"
-            source = self.consumed_secret(remote.data.api_key_secret_id, (API_KEY,), where)
-            source = servarr.SecretSource(f"{source.basis} {url}", source.read, source.fresh)
+            source = self.consumed_secret(
+                remote.data.api_key_secret_id, (API_KEY,), where, depends_on=url
+            )
             applied = self.applied()
             if not servarr.proven(applied.get(record), source):
                 applied.pop(record, None)  # until the check passes, every hook checks
