@@ -332,7 +332,7 @@ def _built_models() -> list[str]:
 
 
 def _warm_runs(
-    charm: str, event: str, state: Any, network: FakeNetwork, repeat: int = 3
+    charm: str, event: str, state: Any, network: FakeNetwork, repeat: int = 9
 ) -> dict[str, float]:
     """Median wall and CPU of ``repeat`` more runs of the hook and of the idle charm.
 
