@@ -553,6 +553,19 @@ def test_ungranted_download_client_secret_waits_and_keeps_its_entry(ctx, fake_ne
     assert "qbittorrent (juju)" in fake.named("downloadclient")
 
 
+def _qbittorrent_rotated(state, password: str):
+    """``state`` after qBittorrent published a new revision of its credentials (with the
+    secret, for the ``secret-changed`` Juju then fires)."""
+    qbit = _relation_for(state, "qbittorrent")
+    secret_id = json.loads(qbit.remote_app_data["credentials_secret_id"])
+    secret = next(s for s in state.secrets if s.id == secret_id)
+    rotated = dataclasses.replace(
+        secret, latest_content={"username": "admin", "password": password}
+    )
+    others = [s for s in state.secrets if s.id != secret_id]
+    return dataclasses.replace(state, secrets=[*others, rotated]), rotated
+
+
 def test_a_granted_secret_id_is_read_only_when_its_entry_is_written(ctx, fake_network):
     """A converged full reconcile reads no consumed secret (each is proven applied); a
     ``secret-changed`` reads it with refresh, and a new revision reaches the entry."""
@@ -564,15 +577,7 @@ def test_a_granted_secret_id_is_read_only_when_its_entry_is_written(ctx, fake_ne
         out = ctx.run(ctx.on.config_changed(), first)
     assert out.unit_status.name == "active"
     assert tools.by_tool().get("secret-get", 0) == 0
-    qbit = _relation_for(out, "qbittorrent")
-    secret_id = json.loads(qbit.remote_app_data["credentials_secret_id"])
-    secret = next(s for s in out.secrets if s.id == secret_id)
-    rotated = dataclasses.replace(
-        secret, latest_content={"username": "admin", "password": "rotated-password-2"}
-    )
-    state2 = dataclasses.replace(
-        out, secrets=[*(s for s in out.secrets if s.id != secret_id), rotated]
-    )
+    state2, rotated = _qbittorrent_rotated(out, "rotated-password-2")
     put = len(fake.requests)
     after = ctx.run(ctx.on.secret_changed(rotated), state2)
     assert after.unit_status.name == "active"
@@ -585,15 +590,7 @@ def test_a_revision_that_arrives_while_the_app_is_down_reaches_it_later(ctx, fak
     take the password: later hooks must not trust the proof of the old one."""
     state, fake = _world(fake_network)
     first = _converged(ctx, state)
-    qbit = _relation_for(first, "qbittorrent")
-    secret_id = json.loads(qbit.remote_app_data["credentials_secret_id"])
-    secret = next(s for s in first.secrets if s.id == secret_id)
-    rotated = dataclasses.replace(
-        secret, latest_content={"username": "admin", "password": "rotated-password-3"}
-    )
-    state2 = dataclasses.replace(
-        first, secrets=[*(s for s in first.secrets if s.id != secret_id), rotated]
-    )
+    state2, rotated = _qbittorrent_rotated(first, "rotated-password-3")
     address = f"localhost:{APP.port}"
     app = fake_network.apps[address]
     fake_network.remove(address)  # the app restarting
