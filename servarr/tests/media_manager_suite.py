@@ -485,13 +485,7 @@ def test_changed_provider_url_updates_the_entry_and_keeps_user_tweaks(ctx, fake_
     entry = fake.named("downloadclient")["qbittorrent (juju)"]
     entry["priority"] = 7  # the user changed the priority in the app's UI
     qbit = _relation_for(first, "qbittorrent")
-    moved = dataclasses.replace(
-        qbit,
-        remote_app_data={**qbit.remote_app_data, "url": '"http://qbit.media.svc:8081/qb"'},
-    )
-    state2 = dataclasses.replace(
-        first, relations=[*(r for r in first.relations if r.id != qbit.id), moved]
-    )
+    state2, moved = builders.republished(first, qbit, url='"http://qbit.media.svc:8081/qb"')
     ctx.run(ctx.on.relation_changed(moved), state2)
     entry = fake.named("downloadclient")["qbittorrent (juju)"]
     fields = {f["name"]: f["value"] for f in entry["fields"]}
@@ -521,10 +515,7 @@ def test_invalid_download_client_data_blocks_and_keeps_its_entry(ctx, fake_netwo
     state, fake = _world(fake_network)
     first = _converged(ctx, state)
     qbit = _relation_for(first, "qbittorrent")
-    bad = dataclasses.replace(qbit, remote_app_data={**qbit.remote_app_data, "kind": '"uTorrent"'})
-    state2 = dataclasses.replace(
-        first, relations=[*(r for r in first.relations if r.id != qbit.id), bad]
-    )
+    state2, bad = builders.republished(first, qbit, kind='"uTorrent"')
     out = ctx.run(ctx.on.relation_changed(bad), state2)
     assert out.unit_status.name == "blocked"
     assert "invalid data from qbittorrent on download-client: kind" in out.unit_status.message
@@ -538,14 +529,8 @@ def test_ungranted_download_client_secret_waits_and_keeps_its_entry(ctx, fake_ne
     qbit = _relation_for(first, "qbittorrent")
     new = testing.Secret({"username": "admin", "password": "another-password-1"})
     ungranted(new.id)
-    moved = dataclasses.replace(
-        qbit, remote_app_data={**qbit.remote_app_data, "credentials_secret_id": json.dumps(new.id)}
-    )
-    state2 = dataclasses.replace(
-        first,
-        relations=[*(r for r in first.relations if r.id != qbit.id), moved],
-        secrets=[*first.secrets, new],
-    )
+    state2, moved = builders.republished(first, qbit, credentials_secret_id=json.dumps(new.id))
+    state2 = dataclasses.replace(state2, secrets=[*state2.secrets, new])
     out = ctx.run(ctx.on.relation_changed(moved), state2)
     assert out.unit_status == ops.WaitingStatus(
         "waiting for qbittorrent (download-client) to grant its secret"

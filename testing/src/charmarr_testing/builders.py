@@ -7,6 +7,7 @@ side granted to it (``owner=None``: readable, not manageable). Put both into the
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from ops import testing
@@ -192,3 +193,16 @@ def media_server_from_plex(
 def media_server_from_arr(*, remote_app: str = "radarr", relation_id: int | None = None) -> Remote:
     """Radarr's or Sonarr's side of ``media-server`` (publishes nothing)."""
     return Remote(_relation(media_server.INTERFACE, remote_app, None, relation_id))
+
+
+def republished(
+    state: testing.State, relation: testing.Relation, **fields: str
+) -> tuple[testing.State, testing.Relation]:
+    """``state`` after ``relation``'s remote app published ``fields`` over its app data.
+
+    The values are raw databag strings, JSON-encoded as on the wire. The changed relation
+    comes back too, for the ``relation-changed`` Juju then fires.
+    """
+    changed = dataclasses.replace(relation, remote_app_data={**relation.remote_app_data, **fields})
+    others = [r for r in state.relations if r.id != relation.id]
+    return dataclasses.replace(state, relations=[*others, changed]), changed

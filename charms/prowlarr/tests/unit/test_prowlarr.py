@@ -159,12 +159,7 @@ def test_invalid_requirer_data_blocks_and_keeps_its_application(ctx, fake_networ
     state, fake = wired_state("prowlarr", fake_network)
     first = _converged(ctx, state)
     radarr = _relation_for(first, "radarr")
-    bad = dataclasses.replace(
-        radarr, remote_app_data={**radarr.remote_app_data, "kind": '"lidarr"'}
-    )
-    state2 = dataclasses.replace(
-        first, relations=[*(r for r in first.relations if r.id != radarr.id), bad]
-    )
+    state2, bad = builders.republished(first, radarr, kind='"lidarr"')
     out = ctx.run(ctx.on.relation_changed(bad), state2)
     assert out.unit_status.name == "blocked"
     assert "invalid data from radarr on media-indexer: kind" in out.unit_status.message
@@ -351,12 +346,7 @@ def test_masked_application_keys_are_never_sent_back_as_new_values(ctx, fake_net
     state, fake = wired_state("prowlarr", fake_network)
     first = _converged(ctx, state)
     radarr = _relation_for(first, "radarr")
-    moved = dataclasses.replace(
-        radarr, remote_app_data={**radarr.remote_app_data, "url": '"http://radarr.media.svc:7878"'}
-    )
-    state2 = dataclasses.replace(
-        first, relations=[*(r for r in first.relations if r.id != radarr.id), moved]
-    )
+    state2, moved = builders.republished(first, radarr, url='"http://radarr.media.svc:7878"')
     ctx.run(ctx.on.relation_changed(moved), state2)
     assert fake.field("applications", "radarr (juju)", "baseUrl") == "http://radarr.media.svc:7878"
     assert fake.field("applications", "radarr (juju)", "apiKey") != MASKED
